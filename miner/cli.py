@@ -1,0 +1,206 @@
+"""The ``miner`` command line: batch work for analysts and the scorer's contract.
+
+Machine output (``--format json|jsonl|csv``) goes to stdout; progress bars,
+logs and summary tables go to stderr, so stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from miner.config import get_settings
+from miner.records import ISSUER_KINDS
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="miner: mine supervision reports for problems that recur across agencies. / 监督报告共性问题挖掘",
+)
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class State:
+    workspace: Path | None = None
+
+
+state = State()
+
+
+@app.callback()
+def main(
+    workspace: Optional[Path] = typer.Option(
+        None, "--workspace", "-w", help="Workspace folder (else MINER_WORKSPACE, else a per-user data folder)."
+    ),
+) -> None:
+    state.workspace = workspace
+
+
+def _ws():
+    from miner.pipeline import Workspace
+
+    return Workspace(state.workspace or get_settings().workspace)
+
+
+def _emit(rows: list[dict], fmt: Fmt, columns: list[str], title: str = "") -> None:
+    """Print rows in the requested format (tables go to stdout for humans)."""
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+    elif fmt == Fmt.jsonl:
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+    elif fmt == Fmt.csv:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+        sys.stdout.write(buf.getvalue())
+    else:
+        t = Table(title=title or None, show_lines=False)
+        for c in columns:
+            t.add_column(c, overflow="fold", max_width=60 if c in ("text", "title", "label") else None)
+        for r in rows:
+            t.add_row(*[", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)) for v in (r.get(c) for c in columns)])
+        out.print(t)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Report files (.pdf .docx .txt) or folders."),
+    issuer_kind: Optional[str] = typer.Option(None, help=f"Override: one of {', '.join(ISSUER_KINDS)}."),
+    issuer: Optional[str] = typer.Option(None, help="Override: issuing body, e.g. 清河市审计局."),
+    year: Optional[int] = typer.Option(None, help="Override: year of the reports."),
+    report_kind: Optional[str] = typer.Option(None, help="Override: kind of report, e.g. 审计结果公告."),
+    unit: Optional[str] = typer.Option(None, help="Override: supervised unit(s), separated by ；"),
+    metadata: Optional[Path] = typer.Option(None, help="Sidecar CSV/JSON mapping file names to metadata."),
+    label: str = typer.Option("", help="A label for this batch."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format of the batch report."),
+) -> None:
+    """Read reports into the workspace and split them into findings. / 导入报告并拆分问题"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from miner.metadata import load_sidecar
+    from miner.pipeline import collect_files, ingest as run_ingest
+    from miner.store import write_lock
+
+    if issuer_kind and issuer_kind not in ISSUER_KINDS:
+        _fail(f"--issuer-kind must be one of {', '.join(ISSUER_KINDS)}")
+    sidecar = {}
+    if metadata:
+        try:
+            sidecar = load_sidecar(metadata)
+        except (OSError, ValueError, KeyError) as exc:
+            _fail(f"cannot read metadata file {metadata}: {exc}")
+    overrides = {"issuer_kind": issuer_kind, "issuer": issuer, "year": year, "report_kind": report_kind, "units": unit}
+    ws = _ws()
+    total = len(collect_files(paths))
+    with write_lock(ws.root), Progress(
+        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("", total=total)
+
+        def progress(name: str, status: str) -> None:
+            bar.update(task, advance=1, description=f"{name} {status}")
+
+        batch = run_ingest(ws, paths, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
+    rows = [
+        {"file": f["name"], "status": f["status"], "findings": f["findings"], "message": f["message"],
+         "document_id": f["document_id"]}
+        for f in batch["files"]
+    ]
+    if fmt == Fmt.table:
+        t = Table(title=f"batch {batch['id']}")
+        for c in ("file", "status", "findings", "message"):
+            t.add_column(c, overflow="fold")
+        colour = {"ok": "green", "duplicate": "yellow", "failed": "red"}
+        for r in rows:
+            t.add_row(r["file"], f"[{colour[r['status']]}]{r['status']}", str(r["findings"]), r["message"])
+        err.print(t)
+        c = batch["counts"]
+        err.print(f"{c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed; "
+                  f"{sum(r['findings'] for r in rows)} findings")
+        sys.stdout.write(json.dumps({"batch": batch["id"], **c}) + "\n")
+    else:
+        batch_out = {k: v for k, v in batch.items() if k != "files"}
+        batch_out["files"] = rows
+        _emit([batch_out], fmt, list(batch_out)) if fmt != Fmt.json else sys.stdout.write(
+            json.dumps(batch_out, ensure_ascii=False, indent=1) + "\n"
+        )
+
+
+@app.command()
+def documents(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
+    """List ingested documents with their metadata. / 文档列表"""
+    ws = _ws()
+    rows = ws.catalogue.documents()
+    _emit(rows, fmt, ["id", "name", "issuer_kind", "issuer", "year", "report_kind", "units", "pages", "findings", "title"])
+
+
+@app.command()
+def batches(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
+    """List batches and their per-file status counts. / 批次列表"""
+    ws = _ws()
+    rows = []
+    for b in ws.catalogue.batches():
+        full = ws.catalogue.batch(b["id"]) or {}
+        rows.append({"id": b["id"], "label": b["label"], **full.get("counts", {})})
+    _emit(rows, fmt, ["id", "label", "ok", "duplicate", "failed"])
+
+
+def finding_row(f, catalogue=None) -> dict:
+    """A finding as the CLI/API print it; ``text`` is quoted as published."""
+    row = f.to_dict()
+    source = catalogue.source_text(f.id) if catalogue is not None else None
+    row["text_normalised"] = f.text
+    row["text"] = source or f.text
+    row["issuer_kind_zh"] = __import__("miner.records", fromlist=["ISSUER_KIND_ZH"]).ISSUER_KIND_ZH.get(f.issuer_kind, "")
+    return row
+
+
+@app.command()
+def findings(
+    document: Optional[str] = typer.Option(None, "--document", help="Only this document (file name or id)."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+) -> None:
+    """List findings with document, page and offsets. / 问题清单"""
+    ws = _ws()
+    items = ws.catalogue.findings(document=document)
+    if document and not items and ws.catalogue.document(document) is None:
+        _fail(f"no document named {document!r} in {ws.root}")
+    rows = [finding_row(f, ws.catalogue) for f in items]
+    _emit(rows, fmt, ["id", "document", "page", "issuer_kind", "unit", "text"])
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

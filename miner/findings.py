@@ -1,0 +1,399 @@
+"""Split a report into individual problem findings.
+
+Chinese supervision reports state problems in a handful of shapes: numbered items
+at any level (一、（一）1.（1）①), inline runs (一是……二是……), semicolon lists
+under a heading, table rows, problems quoted in rectification reports
+(关于“……”的问题), and problem sentences inside narrative paragraphs. Around them
+sit background, achievements (成效), recommendations (建议, 一要……), rectification
+(整改情况, 已整改), punishments in discipline cases, signatures and dates, which
+are not findings.
+
+The extractor walks the blocks of a document once, keeping a heading path that
+tells (a) whether we are in a problem section, a non-problem section or an
+unlabelled one, and (b) which unit the section is about. Every rule below is a
+general convention of the genre; none names a particular document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from miner.ingest import Block, ParsedDocument
+
+# ----------------------------------------------------------------------------- cues
+
+# Words that state a deficiency. A clause without any of them is not a problem.
+PROBLEM_CUES = re.compile(
+    r"未|不(?!断|仅|少|同|再|久|但|管|论|得不|过|辞)|没有|无法|尚无|缺乏|缺失|缺位|欠缺|薄弱|弱化|淡化|虚化|"
+    r"违规|违反|违纪|违法|违背|超[标范额出过期概时编支]|超过|虚[报增列开假构]|挤占|挪用|截留|套取|骗取|冒领|侵占|滞留|"
+    r"闲置|沉淀|积压|挂账|拖欠|欠缴|坐支|私设|私用|公车私用|乱[发收支]|多[计付发收报]|重复|高估|高套|冒算|少[缴收计]|"
+    r"流于形式|走过场|打折扣|搞变通|层层加码|形式主义|官僚主义|弄虚作假|造假|篡改|失察|失职|失管|失控|"
+    r"偏[低高大差弱慢]|较[大多慢弱低差重]|过[大多高低度长]|仅[为占有]|低于|高于|差距|短板|隐患|漏洞|瑕疵|盲区|"
+    r"滞后|缓慢|不畅|脱节|随意|擅自|变相|规避|化整为零|拆分|先[建定干]后|补[签办记]|收受|宴请|吃喝|公款旅游|即开工|提前开工|批复前|先[\u4e00-\u9fff]{1,4}后|晚于|"
+    r"问题|现象|情况较为突出|有待|亟待|仍[有然存]|依然|存在|长期|久拖|迟迟|反弹|回潮|屡[审查犯改禁]|"
+    r"损失|浪费|风险|亏损|错误|差错|混乱|避重就轻|重[^\s]{1,4}轻|停留在|两张皮|走样|宽松软|灯下黑|"
+    r"难以|出入|偏差|干预|老化|陈旧|同质化|空壳|外流|优亲厚友|以权谋私|吃拿卡要|懒政|怠政|推诿|顶风"
+)
+# A clause that reports a remedy, a punishment, an achievement or a plan.
+NON_PROBLEM_CUES = re.compile(
+    r"^(?:整改情况|整改措施|整改结果|处理情况|处理结果)|(?<!虚报)(?<!谎报)已(?:经)?(?:整改|完成|追回|收回|补缴|缴入|撤销|清退|退还|清理|"
+    r"补办|补记|归还|收缴|退赔|全部|按规定|依法|对|将|会同|建立|制定|出台|修订|开展)|"
+    r"受到.{0,20}处分|给予.{0,20}(?:处分|处理|问责)|移送|诫勉|免职|撤职|开除|调离|责令.{0,10}(?:退|改|检查)|"
+    r"^(?:要(?!求)|应|应当|建议|需要|必须|切实|进一步|加强|加快|严格|确保|推动|坚持|持续|着力|抓紧|认真|全面|务必|督促|"
+    r"一要|二要|三要|四要|五要|六要|七要|下一步|今后)|"
+    r"取得(?:了)?(?:明显|积极|显著|一定)?(?:成效|进展|成绩)|成效明显|总体(?:较好|良好|平稳)|稳步|有效保障|持续加力|"
+    r"^[^，,]{0,20}(?:表示|回应|回答|答复|介绍|强调)[，,：:]|诚恳接受|认真研究|欢迎|联系电话|邮政信箱|举报电话|"
+    r"^(?:针对|上述|以上|这些)|上述.{0,6}问题|^[^，,。]{0,12}要(?!求)(?:高度|切实|认真|进一步|严格|深刻|加强|坚持|把|引以为戒)|"
+    r"^.{0,14}要求[，,：:]|提出(?:了)?.{0,12}(?:意见|建议)|正在(?:整改|推进|清理)|整改中$|方式整改|督促.{0,10}核减|"
+    r"(?<!虚报)(?<!谎报)已[\u4e00-\u9fff]{0,3}(?:上缴|核减|清理|撤销|收回|追回|缴入|退还|清退|整改|完成|补办|归还)"
+)
+# Plans and recommendations written as bare imperatives ("建立……机制，规范……程序").
+IMPERATIVE = re.compile(
+    r"^(?:建立|健全|完善|规范|优化|提升|提高|强化|防范|压实|严肃|深化|盘活|统筹|加大|扩大|推进|夯实|充实|指导|依法|"
+    r"坚决|着力|注重|引导|督促|探索|做好|抓好|用好|管好)"
+)
+STRONG_NEG = re.compile(r"未|不|没有|无|缺|违|超|虚|挤占|挪用|截留|套取|闲置|挂账|拖欠|滞后|流于形式")
+# Announcements and lead-ins that only introduce findings.
+LEAD_IN = re.compile(
+    r"(?:发现|存在|指出|反映|查出|还有)(?:了|的)?(?:以下|如下|一些|下列|不少|诸多|较多|部分|若干)?(?:突出|主要|明显|一些|不容忽视的|亟待解决的|值得关注的)?"
+    r"(?:问题|不足|短板|差距)(?:和不足|和短板|和差距)?"
+    r"(?:如下|是|有|[，,]?主要(?:是|有|表现在|表现为))?[：:。，,]?$|"
+    r"问题(?:主要)?集中(?:在|于)|主要原因(?:是|有|为)?[：:。]?$|原因如下|以下几个方面[：:。]?$|"
+    r"进行(?:了)?通报|予以通报|予以公开|予以公布|"
+    r"(?:如下|具体如下|情况如下|通报如下|公告如下|报告如下|如下表|见下表|详见附表)[：:。]?$|"
+    r"^(?:主要问题|发现的主要问题|存在的主要问题|主要表现|具体表现|问题表现)[是有为]?[：:]?$"
+)
+BACKGROUND = re.compile(
+    r"^(?:根据|按照|依据|依照|受.{0,10}委托|经.{0,6}批准|为(?:了)?(?:进一步|深入|贯彻|推动|加强)).{0,80}"
+    r"(?:进行了|开展了|实施了|组织了|听取|审计|巡察|检查|调查)|^(?:主任、|各位|县人民政府：|市人民政府：)|"
+    r"^(?:近日|日前|近期|\d{1,2}月\d{1,2}日|\d{4}年\d{1,2}月\d{1,2}日)[，,].{0,80}(?:会议|举行|开展|反馈|通报|召开)"
+)
+NEG_HEADING = re.compile(
+    r"建议|意见建议|整改意见|整改要求|整改工作|下一步|打算|工作安排|成效|成绩|基本情况|总体情况|总体评价|审计评价|评价意见|"
+    r"主要做法|工作开展|取得的|处理情况|整改落实|原因分析|几点意见|工作要求|有关要求"
+)
+POS_HEADING = re.compile(r"问题|发现|不足|差距|短板|薄弱|风险|隐患")
+UNIT_HEADING = re.compile(
+    r"(?:局|委|办|所|站|中心|公司|集团|院|校|学校|医院|镇|乡|街道|党组|党委|党支部|党工委|党总支|委员会|厅|馆|队|社区|村|政府)$"
+)
+
+_MARKERS = [
+    (1, re.compile(r"^[一二三四五六七八九十]{1,3}[、.．]\s*")),
+    (2, re.compile(r"^[（(][一二三四五六七八九十]{1,3}[)）]\s*")),
+    (3, re.compile(r"^\d{1,2}\s*[.．、](?!\d)\s*")),
+    (4, re.compile(r"^[（(]\d{1,2}[)）]\s*")),
+    (5, re.compile(r"^[①-⑳]\s*")),
+]
+RUN_MARKER = re.compile(r"(?:^|(?<=[：:；;。，,\s]))(?:其)?([一二三四五六七八九十])(?:是|要|则)(?=[^\s])")
+QUOTED_PROBLEM = re.compile(r"(?:关于|针对)\s*[“\"「]?(.{6,200}?)[”\"」]?\s*的问题")
+DETAIL_START = re.compile(r"\s*(?:\d{4}年|截至|截止|其中|经查|该|此外还|目前|至今|涉及|共计|合计|如|例如|比如)")
+SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![”’」』])|(?<=[。！？!?][”’」』])")
+QUESTION = re.compile(r"[？?]|为什么|怎样|怎么|如何|吗$|呢$")
+LEAD_PHRASE = re.compile(
+    r"^(?:(?:此外|另外|同时|其次|再次|最后|具体来看|具体而言|具体表现为|主要表现为|主要是|经查|审计发现|审计指出|"
+    r"巡察发现|检查发现|调查发现|审计报告指出|报告指出|会议指出|会议认为|巡察组指出|常委会认为)[，,：:]?|"
+    r"(?:在|从)[^，,。]{1,20}(?:方面|上|看|来看|中)[，,]|"
+    r"[^，,。]{0,12}(?:发现|指出|反映)的?(?:主要)?问题(?:有|是|为)?[：:])"
+)
+
+
+@dataclass
+class FindingSpan:
+    start: int
+    end: int
+    page: int
+    unit: str = ""
+    heading: str = ""
+
+
+def _marker(text: str) -> tuple[int, int]:
+    """(level, length) of a leading numbering marker, or (0, 0)."""
+    for level, pat in _MARKERS:
+        m = pat.match(text)
+        if m:
+            return level, m.end()
+    return 0, 0
+
+
+def is_problem(clause: str) -> bool:
+    """A clause states a problem: a deficiency cue and no remedy/plan/achievement cue."""
+    c = clause.strip("，,。；;：: ")
+    if len(c) < 6 or not re.search(r"[\u4e00-\u9fff]", c):
+        return False
+    if NON_PROBLEM_CUES.search(c) or LEAD_IN.search(c) or BACKGROUND.search(c):
+        return False
+    if IMPERATIVE.match(c) and not STRONG_NEG.search(c):
+        return False
+    if QUESTION.search(c) and not PROBLEM_CUES.search(QUESTION.split(c)[0]):
+        return False
+    return PROBLEM_CUES.search(c) is not None
+
+
+def _is_heading(text: str, level: int, body: str) -> bool:
+    """A numbered line that names a section rather than stating content."""
+    if level == 0:
+        return False
+    if len(body) > 40:
+        return False
+    inner = body.rstrip("。：:")
+    return not re.search(r"[。；;，,]", inner) or len(inner) <= 16
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past whitespace, numbering, lead phrases and end punctuation."""
+    while start < end and text[start] in " \t\u3000，,；;：:":
+        start += 1
+    while True:
+        level, n = _marker(text[start:end])
+        if not n:
+            break
+        start += n
+    run = re.match(r"(?:其)?[一二三四五六七八九十](?:是|则)", text[start:end])
+    if run:
+        start += run.end()
+    lead = LEAD_PHRASE.match(text[start:end])
+    if lead and end - start - lead.end() >= 8:
+        start += lead.end()
+    while start < end and text[start] in " \t\u3000，,；;：:":
+        start += 1
+    while end > start and text[end - 1] in " \t\u3000，,；;：:。.！!":
+        end -= 1
+    return start, end
+
+
+def _split_positions(text: str, start: int, end: int, pattern: re.Pattern) -> list[tuple[int, int]]:
+    """Split [start, end) at pattern matches (zero-width ok); returns absolute spans."""
+    cuts = [start]
+    for m in pattern.finditer(text, start, end):
+        if m.start() > cuts[-1]:
+            cuts.append(m.start() if m.group(0) else m.end())
+    cuts.append(end)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+class FindingExtractor:
+    """Turns a parsed document into finding spans. Stateless; one instance can be reused."""
+
+    def extract(self, doc: ParsedDocument) -> list[FindingSpan]:
+        text = doc.text
+        spans: list[FindingSpan] = []
+        headings: dict[int, str] = {}
+        zones: dict[int, str] = {}  # level -> "pos" | "neg"
+        units: dict[int, str] = {}
+        table_col: int | None = None
+        for block, bstart in zip(doc.blocks, doc.block_starts):
+            btext = block.text
+            bend = bstart + len(btext)
+            if block.kind == "title":
+                continue
+            if block.kind == "row":
+                table_col = self._table_row(doc, block, bstart, table_col, spans, headings, units, zones)
+                continue
+            table_col = None
+            level, mlen = _marker(btext)
+            body = btext[mlen:]
+            if _is_heading(btext, level, body):
+                for lv in [lv for lv in headings if lv >= level]:
+                    headings.pop(lv)
+                    zones.pop(lv, None)
+                    units.pop(lv, None)
+                if level == 1:
+                    zones.pop(0, None)
+                headings[level] = body.rstrip("。：:")
+                h = headings[level]
+                if NEG_HEADING.search(h) and not re.search(r"问题及原因|存在问题|尚未整改", h):
+                    zones[level] = "neg"
+                elif POS_HEADING.search(h):
+                    zones[level] = "pos"
+                if UNIT_HEADING.search(h) and not POS_HEADING.search(h) and len(h) <= 30:
+                    units[level] = h
+                continue
+            if btext.endswith(("：", ":")) and len(btext) <= 60:
+                # "为此，……提出以下意见和建议：" opens a non-problem stretch, "发现的主要问题如下：" a problem one.
+                if re.search(r"意见|建议|要求|措施|打算|安排", btext) and "问题" not in btext:
+                    zones[0] = "neg"
+                    continue
+                if POS_HEADING.search(btext):
+                    zones[0] = "pos"
+            zone = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
+            unit = next((units[lv] for lv in sorted(units, reverse=True)), "")
+            heading = " > ".join(headings[lv] for lv in sorted(headings))
+            found = self._quoted(text, bstart, bend)
+            if not found and zone != "neg":
+                found = self._paragraph(text, bstart, bend, level, mlen)
+            for s, e in found:
+                spans.append(FindingSpan(s, e, doc.page_at(s), unit, heading))
+        return spans
+
+    # ------------------------------------------------------------------ shapes
+
+    def _quoted(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Problems quoted in rectification reports: 关于“……”的问题 / 针对……的问题."""
+        out = []
+        head = text[start:end]
+        level, mlen = _marker(head)
+        for m in QUOTED_PROBLEM.finditer(text, start, end):
+            inner_s, inner_e = m.start(1), m.end(1)
+            # Only when the quote opens the item or a sentence: 关于 in running prose
+            # ("关于预算管理的问题较多") is not a quotation.
+            before = text[start + mlen : m.start()].strip()
+            if before and not before.endswith(("。", "；", "，")):
+                continue
+            if is_problem(text[inner_s:inner_e]) or len(text[inner_s:inner_e]) >= 10:
+                out.append(_trim(text, inner_s, inner_e))
+        return [(s, e) for s, e in out if e - s >= 6]
+
+    def _paragraph(self, text: str, start: int, end: int, level: int, mlen: int) -> list[tuple[int, int]]:
+        content_start = start + mlen
+        para = text[content_start:end]
+        if BACKGROUND.search(para[:120]) and not RUN_MARKER.search(para):
+            sentences = _split_positions(text, content_start, end, SENTENCE_END)
+            if len(sentences) <= 1:
+                return []
+        sentences = _split_positions(text, content_start, end, SENTENCE_END)
+        first = text[sentences[0][0] : sentences[0][1]].rstrip("。")
+        short_head = len(first) <= 20 and not re.search(r"[，,；;]", first)
+        if level >= 1 or (short_head and len(sentences) <= 3):
+            found = self._headline_item(text, content_start, end)
+            if found is not None:
+                return found
+        return self._free_text(text, content_start, end)
+
+    def _headline_item(self, text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+        """An item opening with a problem headline: "暂付款长期挂账未清理。截至2022年末，……".
+
+        Headline and detail form one finding. When several independent problem
+        sentences follow, the headline only names their category and each sentence
+        is a finding. Returns None when the item does not open with a headline.
+        """
+        sentences = _split_positions(text, start, end, SENTENCE_END)
+        first = text[sentences[0][0] : sentences[0][1]]
+        headline = first.rstrip("。")
+        if len(headline) > 60 or not is_problem(headline) or RUN_MARKER.search(first[2:]):
+            return None
+        body: list[tuple[int, int]] = []
+        for s, e in sentences[1:]:
+            sent = text[s:e]
+            if NON_PROBLEM_CUES.search(sent.strip("，。 ")) or LEAD_IN.search(sent):
+                break
+            body.append((s, e))
+        independent = [(s, e) for s, e in body if is_problem(text[s:e]) and not DETAIL_START.match(text[s:e])]
+        if len(body) >= 2 and len(independent) == len(body):
+            out: list[tuple[int, int]] = []
+            for s, e in body:
+                out.extend(self._sentences(text, s, e))
+            return out
+        keep_end = body[-1][1] if body else sentences[0][1]
+        s, e = _trim(text, start, keep_end)
+        return [(s, e)] if e - s >= 6 else []
+
+    def _free_text(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Narrative: split at 一是/二是 runs, sentences and semicolons; keep problem clauses."""
+        out: list[tuple[int, int]] = []
+        runs = [m for m in RUN_MARKER.finditer(text, start, end)]
+        pieces: list[tuple[int, int, bool]] = []  # (start, end, is_run_item)
+        if len(runs) >= 2:
+            if runs[0].start() > start:
+                pieces.append((start, runs[0].start(), False))
+            bounds = [m.start() for m in runs] + [end]
+            for a, b in zip(bounds, bounds[1:]):
+                pieces.append((a, b, True))
+        else:
+            pieces.append((start, end, False))
+        for pstart, pend, is_run in pieces:
+            if is_run:
+                item = text[pstart:pend]
+                if re.match(r"(?:其)?[一二三四五六七八九十]要", item):
+                    continue  # 一要……二要…… are demands, not findings
+                found = self._headline_item(text, pstart, pend)
+                if found is not None and len(_split_positions(text, pstart, pend, SENTENCE_END)) > 1:
+                    out.extend(found)
+                    continue
+                # A run item can end in a new sentence that is not part of it.
+                sents = _split_positions(text, pstart, pend, SENTENCE_END)
+                s, e = sents[0]
+                s, e = _trim(text, s, e)
+                if is_problem(text[s:e]):
+                    out.append((s, e))
+                for s2, e2 in sents[1:]:
+                    out.extend(self._sentences(text, s2, e2))
+                continue
+            out.extend(self._sentences(text, pstart, pend))
+        return out
+
+    def _sentences(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        prev_problem = False
+        for s, e in _split_positions(text, start, end, SENTENCE_END):
+            sent = text[s:e]
+            if LEAD_IN.search(sent.strip()):
+                # "……发现的主要问题：A；B" keeps what follows the colon.
+                prev_problem = False
+                continue
+            colon = re.search(r"(?:问题|如下|表现在|表现为|主要有)[：:]", sent)
+            if colon:
+                s = s + colon.end()
+                sent = text[s:e]
+            if QUESTION.search(sent):
+                q = re.search(r"[，,](?=[^，,]*(?:为什么|怎样|怎么|如何|吗|呢|[？?]))", sent)
+                if q:
+                    e = s + q.start()
+                    sent = text[s:e]
+            clauses = _split_positions(text, s, e, re.compile(r"(?<=[；;])"))
+            if len(clauses) == 1:
+                cs, ce = _trim(text, s, e)
+                clause = text[cs:ce]
+                if is_problem(clause):
+                    out.append((cs, ce))
+                    prev_problem = True
+                elif (
+                    prev_problem
+                    and out
+                    and re.match(r"(?:其中|截至|经查|目前|至今|涉及)", clause)
+                    and not NON_PROBLEM_CUES.search(clause)
+                ):
+                    out[-1] = (out[-1][0], ce)  # detail sentence of the previous finding
+                else:
+                    prev_problem = False
+                continue
+            for cs, ce in clauses:
+                cs, ce = _trim(text, cs, ce)
+                if is_problem(text[cs:ce]):
+                    out.append((cs, ce))
+                    prev_problem = True
+        return out
+
+    # ------------------------------------------------------------------ tables
+
+    def _table_row(self, doc, block: Block, bstart: int, col: int | None, spans, headings, units, zones) -> int | None:
+        cells = block.cells or []
+        header = col is None
+        if header:
+            # The first row of a table: pick the column that describes the problem.
+            for i, c in enumerate(cells):
+                if re.search(r"问题描述|问题表现|主要问题|问题内容|具体问题|存在问题|情况说明|描述", c):
+                    return i
+            for i, c in enumerate(cells):
+                if re.search(r"问题|内容|情况", c) and not re.search(r"类型|类别|金额|序号|单位", c):
+                    return i
+            if all(len(c) <= 8 for c in cells):
+                return -1  # header of a table we cannot read as problems
+            col = max(range(len(cells)), key=lambda i: len(cells[i])) if cells else -1
+        if col is None or col < 0 or col >= len(cells):
+            return col
+        zone = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
+        offset = bstart + sum(len(c) + 1 for c in cells[:col])
+        cell = cells[col]
+        if zone != "neg" and (is_problem(cell) or (zone == "pos" and len(cell) >= 8)):
+            s, e = _trim(doc.text, offset, offset + len(cell))
+            if e - s >= 6:
+                unit = next((units[lv] for lv in sorted(units, reverse=True)), "")
+                heading = " > ".join(headings[lv] for lv in sorted(headings))
+                spans.append(FindingSpan(s, e, block.page, unit, heading))
+        return col
+
+
+def extract_findings(doc: ParsedDocument) -> list[FindingSpan]:
+    """Convenience wrapper around :class:`FindingExtractor`."""
+    return FindingExtractor().extract(doc)

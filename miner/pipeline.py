@@ -1,0 +1,195 @@
+"""The pipeline, top to bottom: ingest → findings → (index) → search / cluster → export.
+
+:class:`Workspace` owns the files of one workspace folder. The functions here
+are what the CLI and the API call; each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from miner.config import Settings, get_settings
+from miner.findings import FindingSpan, extract_findings
+from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
+from miner.metadata import apply_overrides, infer_metadata
+from miner.records import DocumentMeta
+from miner.store import BatchFile, Catalogue
+
+# Files in a folder that we report rather than skip: an analyst who drops a .doc
+# into a batch should hear that it was not read.
+_REPORTED_SUFFIXES = SUPPORTED_SUFFIXES + (".doc", ".wps", ".ofd", ".rtf", ".xls", ".xlsx")
+
+
+class Workspace:
+    """One workspace folder: the SQLite catalogue plus search indexes beside it."""
+
+    def __init__(self, root: Path | None = None, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.root = Path(root or self.settings.workspace).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.catalogue = Catalogue(self.root / "catalogue.sqlite")
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+
+@dataclass
+class Parsed:
+    """What a worker process sends back for one file."""
+
+    path: str
+    sha256: str
+    doc: ParsedDocument | None = None
+    meta: DocumentMeta | None = None
+    spans: list[FindingSpan] | None = None
+    error: str = ""
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders (recursively, sorted) and keep explicit files as given."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.is_file() and not f.name.startswith((".", "~$")) and f.suffix.lower() in _REPORTED_SUFFIXES
+                )
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def parse_file(path: str, sha256: str, table_path_objects: int = 6) -> Parsed:
+    """Read one file and split it into findings; never raises for bad input."""
+    try:
+        doc = read_document(Path(path), table_path_objects)
+        meta = infer_metadata(doc, Path(path).name)
+        spans = extract_findings(doc)
+        return Parsed(path, sha256, doc, meta, spans)
+    except IngestError as exc:
+        return Parsed(path, sha256, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
+        return Parsed(path, sha256, error=f"could not read file ({type(exc).__name__}: {exc}) / 文件无法读取")
+
+
+def ingest(
+    ws: Workspace,
+    paths: Iterable[Path],
+    *,
+    overrides: dict | None = None,
+    sidecar: dict[str, dict] | None = None,
+    label: str = "",
+    workers: int | None = None,
+    progress: Callable[[str, str], None] | None = None,
+    index: bool = True,
+) -> dict:
+    """Ingest files into a new batch and return the batch with per-file status.
+
+    Same content already in the workspace → ``duplicate`` (a no-op). A file that
+    cannot be read → ``failed`` with the reason; the rest of the batch goes on.
+    Each document lands in one transaction with its findings.
+    """
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "", [])}
+    sidecar = sidecar or {}
+    files = collect_files(paths)
+    cat = ws.catalogue
+    batch_id = cat.new_batch(label, overrides)
+    todo: list[tuple[Path, str]] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        name = f.name
+        if not f.exists():
+            cat.record_file(batch_id, BatchFile(name, str(f), "failed", "file not found / 文件不存在"))
+            _note(progress, name, "failed")
+            continue
+        if f.suffix.lower() not in SUPPORTED_SUFFIXES:
+            msg = f"unsupported file type {f.suffix or '(none)'}; convert to .pdf, .docx or .txt / 不支持的文件类型"
+            cat.record_file(batch_id, BatchFile(name, str(f), "failed", msg))
+            _note(progress, name, "failed")
+            continue
+        digest = sha256_file(f)
+        existing = cat.document_by_hash(digest)
+        if existing or digest in seen:
+            other = existing["name"] if existing else seen[digest]
+            cat.record_file(
+                batch_id,
+                BatchFile(name, str(f), "duplicate", f"same content as {other} / 与 {other} 内容相同", digest,
+                          existing["id"] if existing else None),
+            )
+            _note(progress, name, "duplicate")
+            continue
+        seen[digest] = name
+        todo.append((f, digest))
+
+    settings = ws.settings
+    results = _parse_all(todo, settings.table_path_objects, workers)
+    new_ids: list[str] = []
+    for parsed in results:
+        f = Path(parsed.path)
+        if parsed.error:
+            cat.record_file(batch_id, BatchFile(f.name, str(f), "failed", parsed.error, parsed.sha256))
+            _note(progress, f.name, "failed")
+            continue
+        assert parsed.doc is not None and parsed.meta is not None and parsed.spans is not None
+        meta = apply_overrides(parsed.meta, {**overrides, **sidecar.get(f.name, {})})
+        doc_id = parsed.sha256[:12]
+        cat.add_document(
+            doc_id=doc_id,
+            sha256=parsed.sha256,
+            name=f.name,
+            path=str(f.resolve()),
+            batch_id=batch_id,
+            pages=parsed.doc.pages,
+            meta=meta,
+            traditional=parsed.doc.traditional,
+            text=parsed.doc.text,
+            source_text=parsed.doc.source_text,
+            spans=parsed.spans,
+            batch_file=BatchFile(f.name, str(f), "ok", "", parsed.sha256, doc_id, len(parsed.spans)),
+        )
+        new_ids.append(doc_id)
+        _note(progress, f.name, "ok")
+    if index and new_ids:
+        from miner import indexing
+
+        indexing.index_documents(ws, new_ids)
+    result = cat.batch(batch_id)
+    assert result is not None
+    return result
+
+
+def _note(progress: Callable[[str, str], None] | None, name: str, status: str) -> None:
+    if progress:
+        progress(name, status)
+
+
+def _parse_all(todo: list[tuple[Path, str]], table_path_objects: int, workers: int | None) -> Iterable[Parsed]:
+    """Parse files, in worker processes when there are enough of them to pay off."""
+    if workers is None:
+        import os
+
+        workers = min(len(todo) // 4, os.cpu_count() or 1)
+    if workers <= 1 or len(todo) < 4:
+        for f, digest in todo:
+            yield parse_file(str(f), digest, table_path_objects)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(
+            parse_file,
+            [str(f) for f, _ in todo],
+            [d for _, d in todo],
+            [table_path_objects] * len(todo),
+            chunksize=2,
+        )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()

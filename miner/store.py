@@ -1,0 +1,342 @@
+"""The workspace catalogue: batches, documents, findings and clusters in SQLite.
+
+One SQLite file per workspace, with a schema version so later releases can
+migrate it. A document and its findings are written in one transaction, so a
+crash mid-batch leaves whole documents or none. Vectors live next to it in
+chromadb (see :mod:`miner.vectors`); this module only knows the catalogue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from miner.records import DocumentMeta, Finding
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    overrides TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS batch_files (
+    batch_id TEXT NOT NULL REFERENCES batches(id),
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'duplicate', 'failed')),
+    message TEXT NOT NULL DEFAULT '',
+    document_id TEXT,
+    findings INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS batch_files_batch ON batch_files(batch_id);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    issuer_kind TEXT NOT NULL DEFAULT 'other',
+    issuer TEXT NOT NULL DEFAULT '',
+    year INTEGER,
+    report_kind TEXT NOT NULL DEFAULT '',
+    units TEXT NOT NULL DEFAULT '[]',
+    doc_number TEXT NOT NULL DEFAULT '',
+    traditional INTEGER NOT NULL DEFAULT 0,
+    text TEXT NOT NULL,
+    source_text TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS findings (
+    id TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    seq INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    heading TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS findings_document ON findings(document_id);
+CREATE TABLE IF NOT EXISTS clusters (
+    id TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    keywords TEXT NOT NULL DEFAULT '[]',
+    score REAL NOT NULL DEFAULT 0,
+    span TEXT NOT NULL DEFAULT '',
+    label_locked INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_members (
+    finding_id TEXT PRIMARY KEY REFERENCES findings(id),
+    cluster_id TEXT NOT NULL REFERENCES clusters(id),
+    pinned INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
+CREATE TABLE IF NOT EXISTS cluster_edits (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+"""
+
+
+class WorkspaceBusy(RuntimeError):
+    """Another process is writing to this workspace."""
+
+
+@dataclass
+class BatchFile:
+    name: str
+    path: str
+    status: str
+    message: str = ""
+    sha256: str | None = None
+    document_id: str | None = None
+    findings: int = 0
+
+
+class Catalogue:
+    """SQLite catalogue of one workspace."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"workspace schema version {row[0]} is newer than this miner ({SCHEMA_VERSION}); upgrade miner"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ batches
+
+    def new_batch(self, label: str = "", overrides: dict | None = None) -> str:
+        batch_id = time.strftime("b%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        with self.db:
+            self.db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?)",
+                (batch_id, time.time(), label, json.dumps(overrides or {}, ensure_ascii=False)),
+            )
+        return batch_id
+
+    def record_file(self, batch_id: str, f: BatchFile) -> None:
+        with self.db:
+            self._insert_file(batch_id, f)
+
+    def _insert_file(self, batch_id: str, f: BatchFile) -> None:
+        self.db.execute(
+            "INSERT INTO batch_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (batch_id, f.name, f.path, f.sha256, f.status, f.message, f.document_id, f.findings),
+        )
+
+    def batch(self, batch_id: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+        if row is None:
+            return None
+        files = [dict(r) for r in self.db.execute("SELECT * FROM batch_files WHERE batch_id=?", (batch_id,))]
+        out = dict(row)
+        out["overrides"] = json.loads(out["overrides"])
+        out["files"] = files
+        out["counts"] = {s: sum(1 for f in files if f["status"] == s) for s in ("ok", "duplicate", "failed")}
+        return out
+
+    def batches(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM batches ORDER BY created_at")]
+
+    # ------------------------------------------------------------------ documents
+
+    def document_by_hash(self, sha256: str) -> dict | None:
+        row = self.db.execute("SELECT id, name FROM documents WHERE sha256=?", (sha256,)).fetchone()
+        return dict(row) if row else None
+
+    def add_document(
+        self,
+        *,
+        doc_id: str,
+        sha256: str,
+        name: str,
+        path: str,
+        batch_id: str,
+        pages: int,
+        meta: DocumentMeta,
+        traditional: bool,
+        text: str,
+        source_text: str,
+        spans: list,
+        batch_file: BatchFile,
+    ) -> None:
+        """Write a document, its findings and its batch entry in one transaction."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    doc_id,
+                    sha256,
+                    name,
+                    path,
+                    batch_id,
+                    pages,
+                    meta.title,
+                    meta.issuer_kind,
+                    meta.issuer,
+                    meta.year,
+                    meta.report_kind,
+                    json.dumps(meta.units, ensure_ascii=False),
+                    meta.doc_number,
+                    int(traditional),
+                    text,
+                    source_text,
+                    time.time(),
+                ),
+            )
+            self.db.executemany(
+                'INSERT INTO findings (id, document_id, seq, start, "end", page, unit, heading) VALUES (?,?,?,?,?,?,?,?)',
+                [
+                    (f"{doc_id}-{i:03d}", doc_id, i, s.start, s.end, s.page, s.unit, s.heading)
+                    for i, s in enumerate(spans, start=1)
+                ],
+            )
+            self._insert_file(batch_id, batch_file)
+
+    def documents(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT d.id, d.name, d.batch_id, d.pages, d.title, d.issuer_kind, d.issuer, d.year, d.report_kind,"
+            " d.units, d.doc_number, d.traditional, (SELECT COUNT(*) FROM findings f WHERE f.document_id=d.id)"
+            " AS findings FROM documents d ORDER BY d.name"
+        )
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["units"] = json.loads(d["units"])
+            d["traditional"] = bool(d["traditional"])
+            out.append(d)
+        return out
+
+    def document(self, doc_id: str, with_text: bool = False) -> dict | None:
+        row = self.db.execute("SELECT * FROM documents WHERE id=? OR name=?", (doc_id, doc_id)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["units"] = json.loads(d["units"])
+        d["traditional"] = bool(d["traditional"])
+        if not with_text:
+            d.pop("text")
+            d.pop("source_text")
+        return d
+
+    # ------------------------------------------------------------------ findings
+
+    def findings(self, document: str | None = None, ids: list[str] | None = None) -> list[Finding]:
+        """Findings with their document's metadata, in document and reading order."""
+        sql = (
+            'SELECT f.id, f.document_id, f.start, f."end", f.page, f.unit, f.heading, d.name, d.text,'
+            " d.source_text, d.issuer_kind, d.issuer, d.year, d.units, d.batch_id"
+            " FROM findings f JOIN documents d ON d.id = f.document_id"
+        )
+        args: list = []
+        where = []
+        if document:
+            where.append("(d.name = ? OR d.id = ?)")
+            args += [document, document]
+        if ids is not None:
+            where.append(f"f.id IN ({','.join('?' * len(ids))})")
+            args += ids
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY d.name, f.seq"
+        out = []
+        texts: dict[str, tuple[str, str]] = {}
+        for r in self.db.execute(sql, args):
+            text = r["text"]
+            out.append(
+                Finding(
+                    id=r["id"],
+                    document=r["name"],
+                    text=text[r["start"] : r["end"]],
+                    doc_id=r["document_id"],
+                    page=r["page"],
+                    start=r["start"],
+                    end=r["end"],
+                    unit=r["unit"] or (json.loads(r["units"]) or [""])[0],
+                    heading=r["heading"],
+                    issuer_kind=r["issuer_kind"],
+                    issuer=r["issuer"],
+                    year=r["year"],
+                    batch_id=r["batch_id"],
+                )
+            )
+            texts[r["id"]] = (r["source_text"][r["start"] : r["end"]], text)
+        self._source_texts = texts
+        return out
+
+    def source_text(self, finding_id: str) -> str | None:
+        """The finding in the script it was published in (Traditional stays Traditional)."""
+        cached = getattr(self, "_source_texts", {}).get(finding_id)
+        if cached:
+            return cached[0]
+        row = self.db.execute(
+            'SELECT d.source_text, f.start, f."end" FROM findings f JOIN documents d ON d.id=f.document_id'
+            " WHERE f.id=?",
+            (finding_id,),
+        ).fetchone()
+        return row[0][row[1] : row[2]] if row else None
+
+    def count(self, table: str) -> int:
+        assert table in {"documents", "findings", "batches", "clusters"}
+        return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+@contextmanager
+def write_lock(workspace: Path) -> Iterator[None]:
+    """Hold the workspace's single-writer lock (chromadb tolerates one writing process)."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    fd = os.open(workspace / ".write.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise WorkspaceBusy(
+                f"another miner process is writing to {workspace}; wait for it to finish "
+                "(one writer per workspace; use the API server for concurrent access)"
+            ) from exc
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
