@@ -37,7 +37,7 @@ def match(golds: list[str], preds: list[str]) -> dict[int, int]:
                 if r >= 0.5:
                     pairs.append((r, i, j))
     used_p, used_g, out = set(), set(), {}
-    for r, i, j in sorted(pairs, reverse=True):
+    for _, i, j in sorted(pairs, reverse=True):
         if i not in used_p and j not in used_g:
             used_p.add(i)
             used_g.add(j)

@@ -10,9 +10,8 @@ import csv
 import io
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -30,7 +29,7 @@ err = Console(stderr=True)
 out = Console(soft_wrap=True)
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -46,7 +45,7 @@ state = State()
 
 @app.callback()
 def main(
-    workspace: Optional[Path] = typer.Option(
+    workspace: Path | None = typer.Option(
         None, "--workspace", "-w", help="Workspace folder (else MINER_WORKSPACE, else a per-user data folder)."
     ),
 ) -> None:
@@ -71,14 +70,21 @@ def _emit(rows: list[dict], fmt: Fmt, columns: list[str], title: str = "") -> No
         w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         for r in rows:
-            w.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+            w.writerow(
+                {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
+            )
         sys.stdout.write(buf.getvalue())
     else:
         t = Table(title=title or None, show_lines=False)
         for c in columns:
             t.add_column(c, overflow="fold", max_width=60 if c in ("text", "title", "label") else None)
         for r in rows:
-            t.add_row(*[", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)) for v in (r.get(c) for c in columns)])
+            t.add_row(
+                *[
+                    ", ".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v))
+                    for v in (r.get(c) for c in columns)
+                ]
+            )
         out.print(t)
 
 
@@ -93,12 +99,12 @@ def _fail(message: str, code: int = 2) -> None:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="Report files (.pdf .docx .txt) or folders."),
-    issuer_kind: Optional[str] = typer.Option(None, help=f"Override: one of {', '.join(ISSUER_KINDS)}."),
-    issuer: Optional[str] = typer.Option(None, help="Override: issuing body, e.g. 清河市审计局."),
-    year: Optional[int] = typer.Option(None, help="Override: year of the reports."),
-    report_kind: Optional[str] = typer.Option(None, help="Override: kind of report, e.g. 审计结果公告."),
-    unit: Optional[str] = typer.Option(None, help="Override: supervised unit(s), separated by ；"),
-    metadata: Optional[Path] = typer.Option(None, help="Sidecar CSV/JSON mapping file names to metadata."),
+    issuer_kind: str | None = typer.Option(None, help=f"Override: one of {', '.join(ISSUER_KINDS)}."),
+    issuer: str | None = typer.Option(None, help="Override: issuing body, e.g. 清河市审计局."),
+    year: int | None = typer.Option(None, help="Override: year of the reports."),
+    report_kind: str | None = typer.Option(None, help="Override: kind of report, e.g. 审计结果公告."),
+    unit: str | None = typer.Option(None, help="Override: supervised unit(s), separated by ；"),
+    metadata: Path | None = typer.Option(None, help="Sidecar CSV/JSON mapping file names to metadata."),
     label: str = typer.Option("", help="A label for this batch."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format of the batch report."),
 ) -> None:
@@ -106,7 +112,8 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from miner.metadata import load_sidecar
-    from miner.pipeline import collect_files, ingest as run_ingest
+    from miner.pipeline import collect_files
+    from miner.pipeline import ingest as run_ingest
     from miner.store import write_lock
 
     if issuer_kind and issuer_kind not in ISSUER_KINDS:
@@ -120,10 +127,17 @@ def ingest(
     overrides = {"issuer_kind": issuer_kind, "issuer": issuer, "year": year, "report_kind": report_kind, "units": unit}
     ws = _ws()
     total = len(collect_files(paths))
-    with write_lock(ws.root), Progress(
-        TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-        console=err, transient=True,
-    ) as bar:
+    with (
+        write_lock(ws.root),
+        Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         task = bar.add_task("", total=total)
 
         def progress(name: str, status: str) -> None:
@@ -131,8 +145,13 @@ def ingest(
 
         batch = run_ingest(ws, paths, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
     rows = [
-        {"file": f["name"], "status": f["status"], "findings": f["findings"], "message": f["message"],
-         "document_id": f["document_id"]}
+        {
+            "file": f["name"],
+            "status": f["status"],
+            "findings": f["findings"],
+            "message": f["message"],
+            "document_id": f["document_id"],
+        }
         for f in batch["files"]
     ]
     if fmt == Fmt.table:
@@ -144,8 +163,10 @@ def ingest(
             t.add_row(r["file"], f"[{colour[r['status']]}]{r['status']}", str(r["findings"]), r["message"])
         err.print(t)
         c = batch["counts"]
-        err.print(f"{c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed; "
-                  f"{sum(r['findings'] for r in rows)} findings")
+        err.print(
+            f"{c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed; "
+            f"{sum(r['findings'] for r in rows)} findings"
+        )
         sys.stdout.write(json.dumps({"batch": batch["id"], **c}) + "\n")
     else:
         batch_out = {k: v for k, v in batch.items() if k != "files"}
@@ -160,7 +181,9 @@ def documents(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     """List ingested documents with their metadata. / 文档列表"""
     ws = _ws()
     rows = ws.catalogue.documents()
-    _emit(rows, fmt, ["id", "name", "issuer_kind", "issuer", "year", "report_kind", "units", "pages", "findings", "title"])
+    _emit(
+        rows, fmt, ["id", "name", "issuer_kind", "issuer", "year", "report_kind", "units", "pages", "findings", "title"]
+    )
 
 
 @app.command()
@@ -180,13 +203,15 @@ def finding_row(f, catalogue=None) -> dict:
     source = catalogue.source_text(f.id) if catalogue is not None else None
     row["text_normalised"] = f.text
     row["text"] = source or f.text
-    row["issuer_kind_zh"] = __import__("miner.records", fromlist=["ISSUER_KIND_ZH"]).ISSUER_KIND_ZH.get(f.issuer_kind, "")
+    row["issuer_kind_zh"] = __import__("miner.records", fromlist=["ISSUER_KIND_ZH"]).ISSUER_KIND_ZH.get(
+        f.issuer_kind, ""
+    )
     return row
 
 
 @app.command()
 def findings(
-    document: Optional[str] = typer.Option(None, "--document", help="Only this document (file name or id)."),
+    document: str | None = typer.Option(None, "--document", help="Only this document (file name or id)."),
     fmt: Fmt = typer.Option(Fmt.table, "--format"),
 ) -> None:
     """List findings with document, page and offsets. / 问题清单"""

@@ -25,7 +25,7 @@ from miner.ingest import Block, ParsedDocument
 
 # Words that state a deficiency. A clause without any of them is not a problem.
 PROBLEM_CUES = re.compile(
-    r"未|不(?!断|仅|少|同|再|久|但|管|论|得不|过|辞)|没有|无法|尚无|缺乏|缺失|缺位|欠缺|薄弱|弱化|淡化|虚化|"
+    r"未|不(?!断|仅|少|同|再|久|但|管|论|得不|过|辞)|没有|无(?!论|私|愧|缝)|缺乏|缺失|缺位|欠缺|薄弱|弱化|淡化|虚化|"
     r"违规|违反|违纪|违法|违背|超[标范额出过期概时编支]|超过|虚[报增列开假构]|挤占|挪用|截留|套取|骗取|冒领|侵占|滞留|"
     r"闲置|沉淀|积压|挂账|拖欠|欠缴|坐支|私设|私用|公车私用|乱[发收支]|多[计付发收报]|重复|高估|高套|冒算|少[缴收计]|"
     r"流于形式|走过场|打折扣|搞变通|层层加码|形式主义|官僚主义|弄虚作假|造假|篡改|失察|失职|失管|失控|"
@@ -182,7 +182,7 @@ class FindingExtractor:
         zones: dict[int, str] = {}  # level -> "pos" | "neg"
         units: dict[int, str] = {}
         table_col: int | None = None
-        for block, bstart in zip(doc.blocks, doc.block_starts):
+        for i, (block, bstart) in enumerate(zip(doc.blocks, doc.block_starts)):
             btext = block.text
             bend = bstart + len(btext)
             if block.kind == "title":
@@ -193,7 +193,7 @@ class FindingExtractor:
             table_col = None
             level, mlen = _marker(btext)
             body = btext[mlen:]
-            if _is_heading(btext, level, body):
+            if _is_heading(btext, level, body) and not self._standalone_item(doc.blocks, i, level, body):
                 for lv in [lv for lv in headings if lv >= level]:
                     headings.pop(lv)
                     zones.pop(lv, None)
@@ -225,6 +225,21 @@ class FindingExtractor:
             for s, e in found:
                 spans.append(FindingSpan(s, e, doc.page_at(s), unit, heading))
         return spans
+
+    @staticmethod
+    def _standalone_item(blocks: list[Block], i: int, level: int, body: str) -> bool:
+        """A short numbered problem line with nothing under it is a finding, not a heading.
+
+        "（一）暂付款长期挂账未清理。" followed by "（二）……" or "二、……" stands alone;
+        followed by deeper items or unnumbered text it heads a section.
+        """
+        if level < 2 or not is_problem(body):
+            return False
+        nxt = next((b for b in blocks[i + 1 :] if b.kind != "row"), None)
+        if nxt is None:
+            return True
+        nlevel, _ = _marker(nxt.text)
+        return 0 < nlevel <= level
 
     # ------------------------------------------------------------------ shapes
 

@@ -131,6 +131,12 @@ def finish(blocks: list[Block], pages: int) -> ParsedDocument:
             b.text = normalise_line(b.text)
         if b.text.strip():
             clean.append(b)
+    if clean and not any(b.kind == "title" for b in clean[:5]):
+        # Plain text and Word files carry no type sizes: a short first line that does
+        # not end like a sentence is the title, as in every official document.
+        first = clean[0]
+        if first.kind == "para" and len(first.text) <= 60 and not first.text.endswith(("。", "；", "：", ":")):
+            first.kind = "title"
     source = "\n".join(b.text for b in clean)
     text, traditional = to_simplified(source)
     if traditional and len(text) != len(source):
@@ -286,7 +292,9 @@ def _dedupe(values: list[float], tol: float = 2.0) -> list[float]:
     return out
 
 
-def _grid_tables(chars, hs: list[tuple], vs: list[tuple], page_no: int, height: float) -> tuple[list[_Line], list[tuple]]:
+def _grid_tables(
+    chars, hs: list[tuple], vs: list[tuple], page_no: int, height: float
+) -> tuple[list[_Line], list[tuple]]:
     """Ruled tables read from the page's own rules: one row line per grid row.
 
     Tables whose rules form a grid (every cell boxed) are common in reports made
@@ -444,7 +452,9 @@ def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
             blocks.append(Block(text, ln.page, "title" if big else "para"))
         else:
             last = blocks[-1]
-            joiner = " " if re.match(r"[A-Za-z0-9]", text[:1]) and re.search(r"[A-Za-z0-9]$", last.text) else ""
+            # Latin words wrapped at a line end need their space back; digits of a
+            # figure split over two lines ("126" / "0.50万元") do not.
+            joiner = " " if re.match(r"[A-Za-z]", text[:1]) and re.search(r"[A-Za-z][,.;:]?$", last.text) else ""
             last.text += joiner + text
         prev = ln
     return blocks
@@ -475,12 +485,7 @@ def read_pdf(path: Path, table_path_objects: int = 6) -> ParsedDocument:
                     # Rules that do not form a grid (e.g. three-line tables): pdfplumber's finder.
                     rows, boxes = _table_lines(path, i, i + 1)
                 if rows:
-
-                    def inside(ln: _Line) -> bool:
-                        mid = (ln.top + ln.bottom) / 2
-                        return any(b[1] - 1 <= mid <= b[3] + 1 and b[0] - 1 <= ln.x0 <= b[2] + 1 for b in boxes)
-
-                    lines = sorted([ln for ln in lines if not inside(ln)] + rows, key=lambda ln: ln.top)
+                    lines = sorted([ln for ln in lines if not _inside(ln, boxes)] + rows, key=lambda ln: ln.top)
             page.close()
             pages.append(lines)
     finally:
@@ -493,6 +498,12 @@ def read_pdf(path: Path, table_path_objects: int = 6) -> ParsedDocument:
     pages = _drop_repeated_table_headers(pages)
     blocks = _lines_to_blocks([ln for lines in pages for ln in lines])
     return finish(blocks, n_pages)
+
+
+def _inside(ln: _Line, boxes: list[tuple]) -> bool:
+    """The line lies in one of the table boxes (x0, top, x1, bottom)."""
+    mid = (ln.top + ln.bottom) / 2
+    return any(b[1] - 1 <= mid <= b[3] + 1 and b[0] - 1 <= ln.x0 <= b[2] + 1 for b in boxes)
 
 
 def _drop_repeated_table_headers(pages: list[list[_Line]]) -> list[list[_Line]]:

@@ -25,7 +25,7 @@ _YEAR = re.compile(r"(20\d{2}|19\d{2})\s*年")
 _TITLE_KINDS: list[tuple[str, re.Pattern]] = [
     ("discipline", re.compile(r"纪委|监委|纪律检查|监察委|典型问题|八项规定|四风")),
     ("statistics", re.compile(r"统计局|统计督察|统计执法|统计调查")),
-    ("congress", re.compile(r"人大|审议意见|执法检查|专题询问|询问意见")),
+    ("congress", re.compile(r"人大|审议意见|执法检查|专题询问|询问意见|检查《.+?》.{0,4}实施情况")),
     ("inspection", re.compile(r"巡察|巡视")),
     ("audit", re.compile(r"审计")),
     ("finance", re.compile(r"财政局|财政厅|财会监督|会计信息质量|财经纪律")),

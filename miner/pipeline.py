@@ -121,8 +121,14 @@ def ingest(
             other = existing["name"] if existing else seen[digest]
             cat.record_file(
                 batch_id,
-                BatchFile(name, str(f), "duplicate", f"same content as {other} / 与 {other} 内容相同", digest,
-                          existing["id"] if existing else None),
+                BatchFile(
+                    name,
+                    str(f),
+                    "duplicate",
+                    f"same content as {other} / 与 {other} 内容相同",
+                    digest,
+                    existing["id"] if existing else None,
+                ),
             )
             _note(progress, name, "duplicate")
             continue

@@ -14,10 +14,10 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from miner.records import DocumentMeta, Finding
 
@@ -227,7 +227,8 @@ class Catalogue:
                 ),
             )
             self.db.executemany(
-                'INSERT INTO findings (id, document_id, seq, start, "end", page, unit, heading) VALUES (?,?,?,?,?,?,?,?)',
+                'INSERT INTO findings (id, document_id, seq, start, "end", page, unit, heading)'
+                " VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (f"{doc_id}-{i:03d}", doc_id, i, s.start, s.end, s.page, s.unit, s.heading)
                     for i, s in enumerate(spans, start=1)
