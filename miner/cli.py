@@ -223,6 +223,90 @@ def findings(
     _emit(rows, fmt, ["id", "document", "page", "issuer_kind", "unit", "text"])
 
 
+IssuerKindOpt = typer.Option(None, "--issuer-kind", help="Filter: issuer kind (repeatable).")
+YearOpt = typer.Option(None, "--year", help="Filter: year or range, e.g. 2023 or 2022-2024.")
+UnitOpt = typer.Option(None, "--unit", help="Filter: supervised unit (substring).")
+IssuerOpt = typer.Option(None, "--issuer", help="Filter: issuing body (substring).")
+BatchOpt = typer.Option(None, "--batch", help="Filter: batch id.")
+
+
+def _searcher(ws):
+    from miner.indexing import ModelMismatch, open_searcher
+
+    try:
+        return open_searcher(ws)
+    except ModelMismatch as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def search(
+    queries: list[str] = typer.Argument(..., help="One or more queries, e.g. 往来款长期挂账"),
+    k: int = typer.Option(10, "--k", min=1, max=1000, help="Hits per query."),
+    issuer_kind: list[str] | None = IssuerKindOpt,
+    year: str | None = YearOpt,
+    unit: str | None = UnitOpt,
+    issuer: str | None = IssuerOpt,
+    batch: str | None = BatchOpt,
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+) -> None:
+    """Find similar problems: hybrid keyword + semantic ranking. / 相似问题检索"""
+    from miner.pipeline import make_filters
+
+    ws = _ws()
+    all_findings = ws.catalogue.findings()
+    by_id = {f.id: f for f in all_findings}
+    flt = make_filters(all_findings, issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch)
+    searcher = _searcher(ws)
+    results = []
+    for q in queries:
+        hits = searcher.search(q, k=k, filters=flt or None)
+        results.append({"query": q, "hits": [_hit(by_id[fid], score, ws) for fid, score in hits if fid in by_id]})
+    _emit_hits(results, fmt)
+
+
+def _hit(f, score: float, ws) -> dict:
+    row = finding_row(f, ws.catalogue)
+    return {"finding_id": f.id, "score": round(float(score), 4), **{k: v for k, v in row.items() if k != "id"}}
+
+
+def _emit_hits(results: list[dict], fmt: Fmt) -> None:
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+        return
+    rows = [{"query": r["query"], "rank": i + 1, **h} for r in results for i, h in enumerate(r["hits"])]
+    _emit(rows, fmt, ["query", "rank", "score", "document", "page", "issuer_kind", "unit", "year", "text"])
+
+
+@app.command()
+def similar(
+    finding_id: str = typer.Argument(..., help="A finding id (see `miner findings`)."),
+    k: int = typer.Option(10, "--k", min=1, max=1000),
+    include_same_document: bool = typer.Option(False, help="Also return findings of the same document."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+) -> None:
+    """Where else was this problem found? / 查找相似问题"""
+    ws = _ws()
+    by_id = {f.id: f for f in ws.catalogue.findings()}
+    if finding_id not in by_id:
+        _fail(f"no finding {finding_id!r}")
+    hits = _searcher(ws).similar(finding_id, k=k, exclude_same_document=not include_same_document)
+    _emit_hits([{"query": finding_id, "hits": [_hit(by_id[i], s, ws) for i, s in hits if i in by_id]}], fmt)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild vectors and keyword index with the configured embedding model. / 重建索引"""
+    from miner.indexing import index_documents
+    from miner.store import write_lock
+
+    ws = _ws()
+    with write_lock(ws.root):
+        searcher = index_documents(ws, rebuild=True)
+    model = searcher.embedder.model_id if searcher.embedder else "keywords only"
+    err.print(f"indexed {ws.catalogue.count('findings')} findings with {model}")
+
+
 def run() -> None:
     app()
 

@@ -6,7 +6,6 @@ are what the CLI and the API call; each stage lives in its own module.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -197,5 +196,36 @@ def _parse_all(todo: list[tuple[Path, str]], table_path_objects: int, workers: i
         )
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+def make_filters(
+    findings: Iterable,
+    *,
+    issuer_kind: list[str] | None = None,
+    issuer: str | None = None,
+    year: str | None = None,
+    unit: str | None = None,
+    batch: str | None = None,
+    document: str | None = None,
+) -> dict:
+    """Analyst filters → the search filter language (values, lists, $gte/$lte).
+
+    ``year`` takes "2023" or a range "2022-2024"; ``unit`` and ``issuer`` match
+    as substrings (analysts type "教育局", not the full unit name).
+    """
+    flt: dict = {}
+    if issuer_kind:
+        flt["issuer_kind"] = list(issuer_kind)
+    if year:
+        lo, _, hi = str(year).partition("-")
+        if hi:
+            flt["year"] = {"$gte": int(lo), "$lte": int(hi)}
+        else:
+            flt["year"] = int(lo)
+    if batch:
+        flt["batch_id"] = batch
+    if document:
+        flt["document"] = document
+    findings = list(findings)
+    for field, value in (("unit", unit), ("issuer", issuer)):
+        if value:
+            flt[field] = sorted({getattr(f, field) for f in findings if value in (getattr(f, field) or "")}) or [value]
+    return flt

@@ -1,0 +1,1 @@
+"""miner's HTTP API (FastAPI) and the analysts' web page."""

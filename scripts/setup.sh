@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up miner on a fresh machine: system fonts/tools (when root), a virtualenv, the package.
+# torch==2.13.0 goes in first so pip takes the local CPU wheel instead of CUDA builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    need=()
+    fc-list 2>/dev/null | grep -qi "wqy" || need+=(fonts-wqy-zenhei)
+    if [ "${MINER_WITH_LIBREOFFICE:-1}" = 1 ] && ! command -v soffice >/dev/null; then
+        need+=(libreoffice-writer-nogui)
+    fi
+    if [ ${#need[@]} -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+fi
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[dev]"
+echo "miner is set up: .venv/bin/miner --help"
