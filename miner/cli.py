@@ -307,6 +307,171 @@ def reindex() -> None:
     err.print(f"indexed {ws.catalogue.count('findings')} findings with {model}")
 
 
+def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict | None = None):
+    from miner import problems
+    from miner.store import WorkspaceBusy, write_lock
+
+    try:
+        with write_lock(ws.root):
+            problems.update(ws, rebuild=rebuild)
+    except WorkspaceBusy as exc:
+        err.print(f"[yellow]note:[/yellow] {exc}; showing the clusters as they are")
+    return problems.problems(ws, filters=filters, min_bodies=min_bodies)
+
+
+def problem_row(p, ws) -> dict:
+    return {
+        "id": p.id,
+        "label": p.label,
+        "keywords": p.keywords,
+        "score": round(p.score, 3),
+        "span": p.span,
+        "size": len(p.findings),
+        "finding_ids": [f.id for f in p.findings],
+        "findings": [
+            {"id": f.id, "document": f.document, "page": f.page, "issuer_kind": f.issuer_kind, "unit": f.unit,
+             "year": f.year, "text": ws.catalogue.source_text(f.id) or f.text}
+            for f in p.findings
+        ],
+        "note": p.note,
+    }
+
+
+@app.command()
+def clusters(
+    issuer_kind: list[str] | None = IssuerKindOpt,
+    year: str | None = YearOpt,
+    unit: str | None = UnitOpt,
+    issuer: str | None = IssuerOpt,
+    batch: str | None = BatchOpt,
+    min_bodies: int = typer.Option(1, "--min-bodies", help="Only problems found by at least N kinds of body."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Re-cluster everything (analyst edits are kept)."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+) -> None:
+    """Common problems across bodies, most systemic first. / 共性问题"""
+    from miner.pipeline import make_filters
+
+    ws = _ws()
+    flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer,
+                       batch=batch)
+    rows = [problem_row(p, ws) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
+    if fmt == Fmt.table:
+        for r in rows:
+            r["sample"] = r["findings"][0]["text"][:60]
+    _emit(rows, fmt, ["id", "label", "span", "size", "sample"] if fmt == Fmt.table else list(rows[0]) if rows else [])
+
+
+class ExportFmt(StrEnum):
+    xlsx = "xlsx"
+    docx = "docx"
+    md = "md"
+    json = "json"
+
+
+@app.command()
+def export(
+    fmt: ExportFmt = typer.Option(..., "--format", help="xlsx 清单, docx 专报初稿, md or json."),
+    out: Path = typer.Option(..., "--out", help="Output file (or folder)."),
+    min_bodies: int = typer.Option(1, "--min-bodies", help="Only problems found by at least N kinds of body."),
+    title: str | None = typer.Option(None, help="Title of the list or briefing."),
+    issuer_kind: list[str] | None = IssuerKindOpt,
+    year: str | None = YearOpt,
+    unit: str | None = UnitOpt,
+    issuer: str | None = IssuerOpt,
+    batch: str | None = BatchOpt,
+) -> None:
+    """Export the common-problem list (xlsx), briefing draft (docx), markdown or JSON. / 导出"""
+    from miner.export import export as write_export
+    from miner.pipeline import make_filters
+
+    ws = _ws()
+    flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer,
+                       batch=batch)
+    items = _problems(ws, min_bodies=min_bodies, filters=flt)
+    for p in items:  # quote findings as published
+        for f in p.findings:
+            f.text = ws.catalogue.source_text(f.id) or f.text
+    path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies)
+    err.print(f"wrote {len(items)} common problems to {path}")
+    sys.stdout.write(str(path) + "\n")
+
+
+cluster_app = typer.Typer(help="Analyst edits of common problems (kept across re-runs). / 编辑共性问题")
+app.add_typer(cluster_app, name="cluster")
+
+
+def _edit(fn, *args) -> None:
+    from miner import problems
+    from miner.store import write_lock
+
+    ws = _ws()
+    with write_lock(ws.root):
+        problems.update(ws)
+        try:
+            result = fn(ws, *args)
+        except problems.EditError as exc:
+            _fail(str(exc))
+    if result:
+        sys.stdout.write(f"{result}\n")
+
+
+@cluster_app.command("rename")
+def cluster_rename(cluster_id: str, label: str, note: str | None = typer.Option(None)) -> None:
+    """Rename a common problem (optionally with a note)."""
+    from miner import problems
+
+    _edit(problems.rename, cluster_id, label, note)
+
+
+@cluster_app.command("merge")
+def cluster_merge(target: str, others: list[str]) -> None:
+    """Merge other common problems into TARGET."""
+    from miner import problems
+
+    _edit(problems.merge, target, others)
+
+
+@cluster_app.command("split")
+def cluster_split(cluster_id: str, finding_ids: list[str], label: str | None = typer.Option(None)) -> None:
+    """Split FINDING_IDS out of a common problem into a new one (prints its id)."""
+    from miner import problems
+
+    _edit(problems.split, cluster_id, finding_ids, label)
+
+
+@cluster_app.command("move")
+def cluster_move(finding_id: str, target: str) -> None:
+    """Move a finding into another common problem."""
+    from miner import problems
+
+    _edit(problems.move, finding_id, target)
+
+
+@cluster_app.command("remove")
+def cluster_remove(finding_id: str) -> None:
+    """Take a finding out of its common problem for good."""
+    from miner import problems
+
+    _edit(problems.remove, finding_id)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default MINER_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default MINER_PORT, 8000)."),
+) -> None:
+    """Start the API and the analysts' web page. / 启动服务"""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    ws = _ws()
+    app_ = create_app(ws.root, settings)
+    err.print(f"miner serving {ws.root} on http://{host or settings.host}:{port or settings.port}/ (API docs at /docs)")
+    uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
 def run() -> None:
     app()
 

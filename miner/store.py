@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS clusters (
 );
 CREATE TABLE IF NOT EXISTS cluster_members (
     finding_id TEXT PRIMARY KEY REFERENCES findings(id),
-    cluster_id TEXT NOT NULL REFERENCES clusters(id),
+    cluster_id TEXT REFERENCES clusters(id),  -- NULL: unclustered (seen by clustering)
     pinned INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);

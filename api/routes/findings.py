@@ -1,0 +1,49 @@
+"""Findings: one finding with its citation, and where else the problem was found."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import WorkspaceDep
+from miner.indexing import open_searcher
+from miner.records import ISSUER_KIND_ZH
+
+router = APIRouter(prefix="/findings", tags=["findings"])
+
+
+def finding_out(f, ws, score: float | None = None) -> dict:
+    """A finding as the API returns it: normalised text, text as published, citation."""
+    row = f.to_dict()
+    row["text_normalised"] = f.text
+    row["text"] = ws.catalogue.source_text(f.id) or f.text
+    row["issuer_kind_zh"] = ISSUER_KIND_ZH.get(f.issuer_kind, "")
+    row["citation"] = f"{f.document} 第{f.page}页"
+    if score is not None:
+        row["score"] = round(float(score), 4)
+    return row
+
+
+def _get(ws, finding_id: str):
+    found = ws.catalogue.findings(ids=[finding_id])
+    if not found:
+        raise HTTPException(404, detail=f"no finding {finding_id!r}")
+    return found[0]
+
+
+@router.get("/{finding_id}")
+def get_finding(finding_id: str, ws: WorkspaceDep) -> dict:
+    return finding_out(_get(ws, finding_id), ws)
+
+
+@router.get("/{finding_id}/similar")
+def similar_findings(
+    finding_id: str,
+    ws: WorkspaceDep,
+    k: int = Query(10, ge=1, le=200),
+    include_same_document: bool = False,
+) -> dict:
+    """Findings elsewhere that state the same problem, best first (own document excluded by default)."""
+    f = _get(ws, finding_id)
+    hits = open_searcher(ws).similar(finding_id, k=k, exclude_same_document=not include_same_document)
+    found = {x.id: x for x in ws.catalogue.findings(ids=[i for i, _ in hits])}
+    return {"finding": finding_out(f, ws), "hits": [finding_out(found[i], ws, s) for i, s in hits if i in found]}
