@@ -1,6 +1,6 @@
 """The FastAPI application: one router per resource, the web page at ``/``.
 
-    miner serve            # uvicorn on 127.0.0.1:8000, docs at /docs
+miner serve            # uvicorn on 127.0.0.1:8000, docs at /docs
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.config import Settings, get_settings
 from api.deps import AppState
-from api.routes import batches, documents, findings, search
+from api.routes import batches, clusters, documents, exports, findings, search
 from miner.indexing import ModelMismatch
 from miner.pipeline import Workspace
 
@@ -42,7 +42,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
         return JSONResponse({"error": str(exc), "status": 409}, status_code=409)
 
-    for module in (batches, documents, findings, search):
+    for module in (batches, documents, findings, search, clusters, exports):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

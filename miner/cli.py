@@ -329,8 +329,15 @@ def problem_row(p, ws) -> dict:
         "size": len(p.findings),
         "finding_ids": [f.id for f in p.findings],
         "findings": [
-            {"id": f.id, "document": f.document, "page": f.page, "issuer_kind": f.issuer_kind, "unit": f.unit,
-             "year": f.year, "text": ws.catalogue.source_text(f.id) or f.text}
+            {
+                "id": f.id,
+                "document": f.document,
+                "page": f.page,
+                "issuer_kind": f.issuer_kind,
+                "unit": f.unit,
+                "year": f.year,
+                "text": ws.catalogue.source_text(f.id) or f.text,
+            }
             for f in p.findings
         ],
         "note": p.note,
@@ -352,8 +359,9 @@ def clusters(
     from miner.pipeline import make_filters
 
     ws = _ws()
-    flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer,
-                       batch=batch)
+    flt = make_filters(
+        ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
+    )
     rows = [problem_row(p, ws) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
     if fmt == Fmt.table:
         for r in rows:
@@ -385,8 +393,9 @@ def export(
     from miner.pipeline import make_filters
 
     ws = _ws()
-    flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer,
-                       batch=batch)
+    flt = make_filters(
+        ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
+    )
     items = _problems(ws, min_bodies=min_bodies, filters=flt)
     for p in items:  # quote findings as published
         for f in p.findings:
@@ -394,6 +403,47 @@ def export(
     path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies)
     err.print(f"wrote {len(items)} common problems to {path}")
     sys.stdout.write(str(path) + "\n")
+
+
+@app.command("run")
+def run_all(
+    paths: list[Path] = typer.Argument(..., help="Report files or folders."),
+    out: Path = typer.Option(Path("miner-out"), "--out", help="Folder for the exports."),
+    min_bodies: int = typer.Option(1, "--min-bodies"),
+) -> None:
+    """The main job: ingest, cluster, export xlsx/docx/md/json. / 一键：导入、聚类、导出"""
+    from miner.export import export as write_export
+    from miner.pipeline import ingest as run_ingest
+    from miner.store import write_lock
+
+    ws = _ws()
+    with write_lock(ws.root):
+        batch = run_ingest(ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"))
+    c = batch["counts"]
+    err.print(f"batch {batch['id']}: {c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed")
+    for f in batch["files"]:
+        if f["status"] == "failed":
+            err.print(f"  [red]failed[/red] {f['name']}: {f['message']}")
+    items = _problems(ws, min_bodies=min_bodies)
+    for p in items:
+        for f in p.findings:
+            f.text = ws.catalogue.source_text(f.id) or f.text
+    out.mkdir(parents=True, exist_ok=True)
+    names = {
+        "xlsx": "共性问题清单.xlsx",
+        "docx": "共性问题专报（初稿）.docx",
+        "md": "共性问题清单.md",
+        "json": "共性问题清单.json",
+    }
+    for fmt, name in names.items():
+        path = write_export(items, fmt, out / name, min_bodies=min_bodies)
+        err.print(f"wrote {path}")
+    t = Table(title=f"共性问题 ({len(items)})")
+    for col in ("#", "共性问题", "范围"):
+        t.add_column(col, overflow="fold")
+    for i, p in enumerate(items, 1):
+        t.add_row(str(i), p.label, p.span)
+    err.print(t)
 
 
 cluster_app = typer.Typer(help="Analyst edits of common problems (kept across re-runs). / 编辑共性问题")

@@ -1,0 +1,67 @@
+"""Exports: the common-problem list (xlsx), the briefing draft (docx), markdown and JSON."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import StateDep
+from miner import problems
+from miner.export import export
+from miner.pipeline import make_filters
+
+router = APIRouter(tags=["exports"])
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
+NAMES = {
+    "xlsx": "共性问题清单.xlsx",
+    "docx": "共性问题专报（初稿）.docx",
+    "md": "共性问题清单.md",
+    "json": "共性问题清单.json",
+}
+
+
+@router.get("/exports")
+async def get_export(
+    state: StateDep,
+    format: str = Query(..., pattern="^(xlsx|docx|md|json)$"),
+    min_bodies: int = Query(1, ge=1, le=8),
+    title: str | None = Query(None, max_length=200),
+    issuer_kind: list[str] | None = Query(None),
+    year: str | None = Query(None, pattern=r"^\d{4}(-\d{4})?$"),
+    unit: str | None = None,
+    batch: str | None = None,
+) -> FileResponse:
+    """Download the export; every item cites document and page."""
+    ws = state.workspace
+
+    def work() -> Path:
+        with state.write_lock:
+            problems.update(ws)
+        flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, batch=batch)
+        items = problems.problems(ws, filters=flt, min_bodies=min_bodies)
+        for p in items:
+            for f in p.findings:
+                f.text = ws.catalogue.source_text(f.id) or f.text
+        folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
+        return export(items, format, folder / NAMES[format], title=title, min_bodies=min_bodies)
+
+    try:
+        path = await run_in_threadpool(work)
+    except ValueError as exc:
+        raise HTTPException(422, detail=str(exc)) from exc
+    return FileResponse(
+        path,
+        media_type=MEDIA[format],
+        filename=NAMES[format],
+        background=BackgroundTask(lambda: __import__("shutil").rmtree(path.parent, ignore_errors=True)),
+    )

@@ -1,0 +1,105 @@
+"""The HTTP API, end to end on the sample reports, with FastAPI's TestClient (no network)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from miner.config import Settings
+
+SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory) -> TestClient:
+    ws = tmp_path_factory.mktemp("ws")
+    app = create_app(ws, Settings(workspace=ws, max_upload_mb=1))
+    with TestClient(app) as c:
+        files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted(SAMPLES.glob("*.txt"))]
+        files.append(("files", ("broken.pdf", b"%PDF-1.4 truncated", "application/pdf")))
+        r = c.post("/batches", files=files, data={"label": "样例"})
+        assert r.status_code == 201, r.text
+        c.batch = r.json()  # type: ignore[attr-defined]
+        yield c
+
+
+def test_upload_reports_per_file_status(client: TestClient):
+    batch = client.batch  # type: ignore[attr-defined]
+    status = {f["name"]: f["status"] for f in batch["files"]}
+    assert status.pop("broken.pdf") == "failed"
+    assert set(status.values()) == {"ok"} and len(status) == 6
+    assert client.get(f"/batches/{batch['id']}").json()["counts"] == {"ok": 6, "duplicate": 0, "failed": 1}
+
+
+def test_duplicate_upload_is_noop(client: TestClient):
+    p = sorted(SAMPLES.glob("*.txt"))[0]
+    before = len(client.get("/documents").json())
+    r = client.post("/batches", files=[("files", ("renamed.txt", p.read_bytes(), "text/plain"))])
+    assert r.status_code == 201 and r.json()["files"][0]["status"] == "duplicate"
+    assert len(client.get("/documents").json()) == before
+
+
+def test_wrong_type_and_too_large(client: TestClient):
+    r = client.post("/batches", files=[("files", ("virus.exe", b"MZ", "application/octet-stream"))])
+    assert r.status_code == 415 and "unsupported" in r.json()["error"]
+    big = io.BytesIO(b"x" * (1024 * 1024 + 10))
+    r = client.post("/batches", files=[("files", ("big.txt", big, "text/plain"))])
+    assert r.status_code == 413
+    r = client.post("/batches", files=[("files", ("a.txt", b"x", "text/plain"))], data={"metadata": "{bad json"})
+    assert r.status_code == 422
+
+
+def test_documents_and_findings_cite_sources(client: TestClient):
+    docs = client.get("/documents").json()
+    audit = next(d for d in docs if d["name"].startswith("s01"))
+    assert audit["issuer_kind"] == "audit" and audit["year"] == 2024
+    detail = client.get(f"/documents/{audit['id']}").json()
+    f = detail["findings"][0]
+    one = client.get(f"/findings/{f['id']}").json()
+    assert one["document"] == audit["name"] and one["page"] == 1 and one["citation"].endswith("第1页")
+    assert client.get("/findings/nope").status_code == 404
+    assert client.get("/findings/nope").json()["error"]
+
+
+def test_search_with_filters(client: TestClient):
+    r = client.get("/search", params={"q": "往来款长期挂账", "k": 5}).json()
+    assert r["hits"] and "暂" in r["hits"][0]["text"] + r["hits"][0]["text_normalised"]
+    kinds = {
+        h["issuer_kind"]
+        for h in client.get("/search", params={"q": "往来款", "issuer_kind": "congress"}).json()["hits"]
+    }
+    assert kinds == {"congress"}
+    assert client.get("/search", params={"q": "往来款", "issuer_kind": "police"}).status_code == 422
+    assert client.get("/search", params={"q": "往来款", "year": "twenty"}).status_code == 422
+
+
+def test_similar_excludes_own_document(client: TestClient):
+    hit = client.get("/search", params={"q": "公车私用", "k": 1}).json()["hits"][0]
+    sim = client.get(f"/findings/{hit['id']}/similar", params={"k": 5}).json()
+    assert sim["hits"] and all(h["document"] != hit["document"] for h in sim["hits"])
+
+
+def test_clusters_edit_and_export(client: TestClient):
+    cs = client.get("/clusters").json()
+    assert cs, "the samples share problems across bodies"
+    top = cs[0]
+    assert len({f["issuer_kind"] for f in top["findings"]}) >= 2
+    assert all(f["document"] and f["page"] for f in top["findings"])
+    r = client.post(f"/clusters/{top['id']}/rename", json={"label": "往来款长期挂账未清理"})
+    assert r.status_code == 200
+    assert client.get(f"/clusters/{top['id']}").json()["label"] == "往来款长期挂账未清理"
+    assert client.post("/clusters/nope/rename", json={"label": "x"}).status_code == 404
+    x = client.get("/exports", params={"format": "xlsx"})
+    assert x.status_code == 200 and x.content[:2] == b"PK"
+    md = client.get("/exports", params={"format": "md"}).text
+    assert "往来款长期挂账未清理" in md and "第1页" in md
+
+
+def test_web_page_and_docs(client: TestClient):
+    page = client.get("/")
+    assert page.status_code == 200 and "共性问题" in page.text
+    assert client.get("/openapi.json").json()["info"]["title"] == "miner API"
