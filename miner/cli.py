@@ -505,6 +505,46 @@ def cluster_remove(finding_id: str) -> None:
     _edit(problems.remove, finding_id)
 
 
+access_app = typer.Typer(help="API users and what each may read. / 访问权限")
+app.add_typer(access_app, name="access")
+
+
+@access_app.command("add")
+def access_add(
+    name: str,
+    kind: list[str] | None = typer.Option(None, "--kind", help="Issuer kind the user may read (repeatable; * = all)."),
+    write: bool = typer.Option(False, "--write", help="May upload batches and edit common problems."),
+) -> None:
+    """Create an API user and print their token (shown once)."""
+    from miner import access
+
+    ws = _ws()
+    try:
+        token = access.add_user(ws.root, name, kind or ["*"], write)
+    except ValueError as exc:
+        _fail(str(exc))
+    err.print(f"user {name}: reads {', '.join(kind or ['*'])}{'; may upload and edit' if write else ''}")
+    sys.stdout.write(token + "\n")
+
+
+@access_app.command("list")
+def access_list(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
+    """List API users (tokens are never shown again)."""
+    from miner import access
+
+    rows = [{"name": u.name, "issuer_kinds": u.issuer_kinds, "can_write": u.can_write} for u in access.load(_ws().root)]
+    _emit(rows, fmt, ["name", "issuer_kinds", "can_write"])
+
+
+@access_app.command("revoke")
+def access_revoke(name: str) -> None:
+    """Remove an API user."""
+    from miner import access
+
+    if not access.revoke(_ws().root, name):
+        _fail(f"no user {name!r}")
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Bind address (default MINER_HOST, 127.0.0.1)."),

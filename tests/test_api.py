@@ -103,3 +103,32 @@ def test_web_page_and_docs(client: TestClient):
     page = client.get("/")
     assert page.status_code == 200 and "共性问题" in page.text
     assert client.get("/openapi.json").json()["info"]["title"] == "miner API"
+
+
+def test_access_tokens_limit_what_users_see(tmp_path):
+    from miner import access
+
+    ws = tmp_path / "ws"
+    app = create_app(ws, Settings(workspace=ws))
+    with TestClient(app) as c:
+        files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted(SAMPLES.glob("*.txt"))]
+        assert c.post("/batches", files=files).status_code == 201  # single-user mode: open on localhost
+        auditor = access.add_user(ws, "审计局分析员", ["audit", "congress"])
+        admin = access.add_user(ws, "管理员", ["*"], can_write=True)
+        assert c.get("/documents").status_code == 401
+        assert c.get("/documents", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        h = {"Authorization": f"Bearer {auditor}"}
+        kinds = {d["issuer_kind"] for d in c.get("/documents", headers=h).json()}
+        assert kinds == {"audit", "congress"}
+        hidden = next(
+            d
+            for d in c.get("/documents", headers={"Authorization": f"Bearer {admin}"}).json()
+            if d["issuer_kind"] == "discipline"
+        )
+        assert c.get(f"/documents/{hidden['id']}", headers=h).status_code == 404
+        hits = c.get("/search", params={"q": "公车私用 违规发放津贴补贴", "k": 20}, headers=h).json()["hits"]
+        assert hits and {x["issuer_kind"] for x in hits} <= {"audit", "congress"}
+        for cl in c.get("/clusters", headers=h).json():
+            assert {f["issuer_kind"] for f in cl["findings"]} <= {"audit", "congress"}
+        assert c.post("/batches", files=files[:1], headers=h).status_code == 403
+        assert c.post("/batches", files=files[:1], headers={"Authorization": f"Bearer {admin}"}).status_code == 201

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep, WorkspaceDep
+from api.deps import StateDep, WorkspaceDep, WriterDep
 from miner.ingest import SUPPORTED_SUFFIXES
 from miner.pipeline import ingest
 from miner.records import ISSUER_KINDS
@@ -50,6 +50,7 @@ def _parse_metadata(raw: str | None) -> tuple[dict, dict[str, dict]]:
 async def upload_batch(
     request: Request,
     state: StateDep,
+    _: WriterDep,
     files: Annotated[list[UploadFile], File(description="Reports: .pdf, .docx, .txt")],
     metadata: Annotated[str | None, Form(description="JSON overrides, see docs")] = None,
     label: Annotated[str, Form()] = "",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep, WorkspaceDep
+from api.deps import StateDep, UserDep, WorkspaceDep, WriterDep, scope_kinds
 from api.routes.findings import finding_out
 from miner import problems
 from miner.pipeline import make_filters
@@ -37,6 +37,7 @@ def problem_out(p, ws) -> dict:
 @router.get("")
 async def list_clusters(
     state: StateDep,
+    user: UserDep,
     issuer_kind: list[str] | None = Query(None),
     year: str | None = Query(None, pattern=r"^\d{4}(-\d{4})?$"),
     unit: str | None = None,
@@ -51,15 +52,22 @@ async def list_clusters(
     await run_in_threadpool(_updated, state)
     ws = state.workspace
     flt = make_filters(
-        ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
+        ws.catalogue.findings(),
+        issuer_kind=scope_kinds(user, issuer_kind),
+        year=year,
+        unit=unit,
+        issuer=issuer,
+        batch=batch,
     )
     return [problem_out(p, ws) for p in problems.problems(ws, filters=flt, min_bodies=min_bodies)]
 
 
 @router.get("/{cluster_id}")
-async def get_cluster(cluster_id: str, state: StateDep) -> dict:
+async def get_cluster(cluster_id: str, state: StateDep, user: UserDep) -> dict:
     await run_in_threadpool(_updated, state)
-    found = [p for p in problems.problems(state.workspace, min_size=1) if p.id == cluster_id]
+    kinds = scope_kinds(user, None)
+    flt = {"issuer_kind": kinds} if kinds else None
+    found = [p for p in problems.problems(state.workspace, min_size=1, filters=flt) if p.id == cluster_id]
     if not found:
         raise HTTPException(404, detail=f"no common problem {cluster_id!r}")
     return problem_out(found[0], state.workspace)
@@ -96,31 +104,31 @@ def _edit(state, fn, *args):
 
 
 @router.post("/{cluster_id}/rename")
-def rename_cluster(cluster_id: str, body: Rename, state: StateDep, ws: WorkspaceDep) -> dict:
+def rename_cluster(cluster_id: str, body: Rename, state: StateDep, _: WriterDep) -> dict:
     _edit(state, problems.rename, cluster_id, body.label, body.note)
     return {"id": cluster_id, "label": body.label}
 
 
 @router.post("/{cluster_id}/merge")
-def merge_clusters(cluster_id: str, body: Merge, state: StateDep) -> dict:
+def merge_clusters(cluster_id: str, body: Merge, state: StateDep, _: WriterDep) -> dict:
     _edit(state, problems.merge, cluster_id, body.others)
     return {"id": cluster_id, "merged": body.others}
 
 
 @router.post("/{cluster_id}/split")
-def split_cluster(cluster_id: str, body: Split, state: StateDep) -> dict:
+def split_cluster(cluster_id: str, body: Split, state: StateDep, _: WriterDep) -> dict:
     new_id = _edit(state, problems.split, cluster_id, body.finding_ids, body.label)
     return {"id": cluster_id, "new_id": new_id}
 
 
 @router.post("/move")
-def move_finding(body: Move, state: StateDep) -> dict:
+def move_finding(body: Move, state: StateDep, _: WriterDep) -> dict:
     _edit(state, problems.move, body.finding_id, body.target)
     return {"finding_id": body.finding_id, "cluster_id": body.target}
 
 
 @router.post("/remove/{finding_id}")
-def remove_finding(finding_id: str, state: StateDep) -> dict:
+def remove_finding(finding_id: str, state: StateDep, _: WriterDep) -> dict:
     _edit(state, problems.remove, finding_id)
     return {"finding_id": finding_id, "cluster_id": None}
 

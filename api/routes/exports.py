@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep
+from api.deps import StateDep, UserDep, scope_kinds
 from miner import problems
 from miner.export import export
 from miner.pipeline import make_filters
@@ -33,6 +33,7 @@ NAMES = {
 @router.get("/exports")
 async def get_export(
     state: StateDep,
+    user: UserDep,
     format: str = Query(..., pattern="^(xlsx|docx|md|json)$"),
     min_bodies: int = Query(1, ge=1, le=8),
     title: str | None = Query(None, max_length=200),
@@ -47,7 +48,9 @@ async def get_export(
     def work() -> Path:
         with state.write_lock:
             problems.update(ws)
-        flt = make_filters(ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, batch=batch)
+        flt = make_filters(
+            ws.catalogue.findings(), issuer_kind=scope_kinds(user, issuer_kind), year=year, unit=unit, batch=batch
+        )
         items = problems.problems(ws, filters=flt, min_bodies=min_bodies)
         for p in items:
             for f in p.findings:

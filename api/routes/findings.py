@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import WorkspaceDep
+from api.deps import UserDep, WorkspaceDep, scope_kinds
 from miner.indexing import open_searcher
 from miner.records import ISSUER_KIND_ZH
 
@@ -23,27 +23,34 @@ def finding_out(f, ws, score: float | None = None) -> dict:
     return row
 
 
-def _get(ws, finding_id: str):
+def _get(ws, finding_id: str, user):
     found = ws.catalogue.findings(ids=[finding_id])
-    if not found:
+    if not found or not user.may_read(found[0].issuer_kind):
         raise HTTPException(404, detail=f"no finding {finding_id!r}")
     return found[0]
 
 
 @router.get("/{finding_id}")
-def get_finding(finding_id: str, ws: WorkspaceDep) -> dict:
-    return finding_out(_get(ws, finding_id), ws)
+def get_finding(finding_id: str, ws: WorkspaceDep, user: UserDep) -> dict:
+    return finding_out(_get(ws, finding_id, user), ws)
 
 
 @router.get("/{finding_id}/similar")
 def similar_findings(
     finding_id: str,
     ws: WorkspaceDep,
+    user: UserDep,
     k: int = Query(10, ge=1, le=200),
     include_same_document: bool = False,
 ) -> dict:
     """Findings elsewhere that state the same problem, best first (own document excluded by default)."""
-    f = _get(ws, finding_id)
-    hits = open_searcher(ws).similar(finding_id, k=k, exclude_same_document=not include_same_document)
+    f = _get(ws, finding_id, user)
+    kinds = scope_kinds(user, None)
+    hits = open_searcher(ws).similar(
+        finding_id,
+        k=k,
+        exclude_same_document=not include_same_document,
+        filters={"issuer_kind": kinds} if kinds else None,
+    )
     found = {x.id: x for x in ws.catalogue.findings(ids=[i for i, _ in hits])}
     return {"finding": finding_out(f, ws), "hits": [finding_out(found[i], ws, s) for i, s in hits if i in found]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import WorkspaceDep
+from api.deps import UserDep, WorkspaceDep, scope_kinds
 from api.routes.findings import finding_out
 from miner.indexing import open_searcher
 from miner.pipeline import make_filters
@@ -16,6 +16,7 @@ router = APIRouter(tags=["search"])
 @router.get("/search")
 def search(
     ws: WorkspaceDep,
+    user: UserDep,
     q: str = Query(..., min_length=1, max_length=500, description="e.g. 往来款长期挂账"),
     k: int = Query(10, ge=1, le=200),
     issuer_kind: list[str] | None = Query(None),
@@ -29,7 +30,9 @@ def search(
     if bad:
         raise HTTPException(422, detail=f"unknown issuer_kind {bad}; use {list(ISSUER_KINDS)}")
     findings = ws.catalogue.findings()
-    flt = make_filters(findings, issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch)
+    flt = make_filters(
+        findings, issuer_kind=scope_kinds(user, issuer_kind), year=year, unit=unit, issuer=issuer, batch=batch
+    )
     hits = open_searcher(ws).search(q, k=k, filters=flt or None)
     by_id = {f.id: f for f in findings}
     return {"query": q, "filters": flt, "hits": [finding_out(by_id[i], ws, s) for i, s in hits if i in by_id]}
