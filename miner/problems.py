@@ -89,7 +89,9 @@ def update(ws: Workspace, clusterer: Clusterer | None = None, *, rebuild: bool =
             fs = old[pos : pos + n]
             existing[i] = ClusterMembers([f.text for f in fs], old_emb[pos : pos + n], [f.doc_id for f in fs])
             pos += n
-        loose = [by_id[fid] for fid, (cid, _) in seen.items() if not cid and fid in by_id]
+        # Earlier findings that joined nothing may pair up with new ones; the ones an
+        # analyst took out (pinned) stay out.
+        loose = [by_id[fid] for fid, (cid, pinned) in seen.items() if not cid and not pinned and fid in by_id]
         unclustered = None
         if loose:
             loose_emb = _embeddings(ws, loose)
@@ -97,7 +99,8 @@ def update(ws: Workspace, clusterer: Clusterer | None = None, *, rebuild: bool =
         labels = clusterer.assign(
             [f.text for f in new], new_emb, existing, new_groups=[f.doc_id for f in new], unclustered=unclustered
         )
-        placed = _place_new(new, labels, {i: cid for i, cid in enumerate(cids)})
+        placed = _place_new(new + loose, labels, {i: cid for i, cid in enumerate(cids)})
+        placed = {fid: cid for fid, cid in placed.items() if fid in {f.id for f in new} or cid}
 
     now = time.time()
     with db:

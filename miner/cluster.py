@@ -1,0 +1,750 @@
+"""Group findings that recur across reports into common problems (共性问题).
+
+Why this design (measured on the dev set, see benchmarks/bench_cluster.py):
+
+* Findings are long and carry much case detail (amounts, projects, unit names) around a
+  short problem statement, so a dense sentence embedding alone separates problem types
+  poorly. A lexical view (words + character bigrams, numbers stripped, rare terms dropped)
+  carries most of the signal; the dense view adds paraphrase tolerance. We mix the two
+  cosine similarities.
+* Average linkage with a similarity threshold: a cluster is a set of findings whose mean
+  pairwise similarity is above ``threshold``. That has a meaning independent of corpus
+  size (unlike modularity-based community detection), needs no number of clusters, and
+  leaves findings that resemble nothing unclustered instead of forcing them somewhere.
+* Exact average linkage never merges across the connected components of the graph of
+  pairs with similarity >= ``threshold`` (an average can only reach the threshold if one
+  pair does). So we find those pairs with a k-nearest-neighbour search, split the corpus
+  into components and run exact linkage inside each one: the same answer as the O(n²)
+  algorithm at a fraction of the memory, which is what makes 100k findings feasible.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse.csgraph import connected_components
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from miner.records import ISSUER_KIND_ZH, ISSUER_KINDS, Finding
+
+Tokenizer = Callable[[str], list[str]]
+K = TypeVar("K", bound=Hashable)
+log = logging.getLogger(__name__)
+
+# Amounts, counts, dates, percentages and ratios describe one case, not the kind of problem.
+_NUMBER = re.compile(
+    r"[0-9０-９一二三四五六七八九十百千万两]*[0-9０-９][0-9０-９.,，．%％‰]*"
+    r"(?:多|余)?(?:万元|亿元|元|万|亿|个|项|次|家|人|名|笔|辆|年|月|日|天|户|份|件|台|套|公里|平方米|亩|所|间|处|批|倍)?"
+)
+_LATIN = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+# Boilerplate that every finding shares; removed before character n-grams are taken.
+_BOILERPLATE = re.compile(
+    r"存在|问题|部分|个别|一些|有的|情况|方面|截至|截止|其中|有关|相关|某某|某|以来|涉及|金额|合计|共计|累计"
+)
+_CLAUSE = re.compile(r"[。；;！!？?\n]|，|,|：|:")
+
+
+def clean_text(text: str) -> str:
+    """Drop numbers, amounts, dates and latin noise so only problem wording is compared."""
+    return _LATIN.sub(" ", _NUMBER.sub(" ", text))
+
+
+def _default_tokenizer() -> Tokenizer:
+    """miner.segment's domain dictionary, without HMM and re-normalisation (ingest did that).
+
+    Precise-mode jieba is the slowest step of clustering large batches; the HMM pass only
+    guesses unknown words, which the character bigrams cover anyway.
+    """
+    try:
+        from miner.segment import get_tokenizer, stopwords
+
+        tok, stop = get_tokenizer(), stopwords()
+    except ImportError:  # pragma: no cover - segment.py ships with miner
+        import jieba
+
+        tok, stop = jieba.dt, frozenset()
+    return lambda text: [w for w in tok.lcut(text, HMM=False) if w not in stop and _CJK_RUN.search(w)]
+
+
+def _default_synonyms() -> tuple[tuple[str, ...], ...]:
+    try:
+        from miner.segment import synonym_groups
+
+        return synonym_groups()
+    except ImportError:  # pragma: no cover
+        return ()
+
+
+class LexicalVectorizer:
+    """TF-IDF over words, synonym groups and character bigrams of cleaned text.
+
+    Words give precise domain terms, synonym groups join the different names reports use
+    for one problem (暂付款/往来款), and character bigrams survive segmentation errors and
+    Traditional/Simplified leftovers. Terms seen in only one document (``groups``) or one
+    finding are dropped: they cannot link reports and mostly name the audited unit.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer | None = None,
+        synonyms: Sequence[Sequence[str]] | None = None,
+        char_ngram: int = 2,
+        min_groups: int = 2,
+        norm_before: bool = True,
+        min_word: int = 2,
+    ) -> None:
+        self.norm_before = norm_before
+        self.min_word = min_word
+        self.tokenizer = tokenizer
+        self.synonyms = synonyms
+        self.char_ngram = char_ngram
+        self.min_groups = min_groups
+
+    def _synonym_index(self) -> dict[str, list[str]]:
+        groups = _default_synonyms() if self.synonyms is None else self.synonyms
+        index: dict[str, list[str]] = defaultdict(list)
+        for gi, group in enumerate(groups):
+            for word in group:
+                index[word].append(f"\x01{gi}")
+        return index
+
+    def fit_transform(
+        self, texts: Sequence[str], groups: Sequence[str] | None = None, tokens: Sequence[list[str]] | None = None
+    ) -> sp.csr_matrix:
+        """L2-normalised feature rows; ``tokens`` lets a caller reuse its own segmentation."""
+        tokenize = self.tokenizer or _default_tokenizer()
+        index = self._synonym_index()
+        n = self.char_ngram
+        if tokens is None:
+            tokens = [tokenize(clean_text(t)) for t in texts]
+        m = self.min_word
+        feeds = [
+            _features_from_words(t, [w for w in ws if len(w) >= m and _CJK_RUN.search(w)], index, n)
+            for t, ws in zip(texts, tokens)
+        ]
+        vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
+        try:
+            matrix = vec.fit_transform(feeds).tocsr()
+        except ValueError:  # no text at all (only numbers or punctuation)
+            return sp.csr_matrix((len(feeds), 1), dtype=np.float32)
+        keep = _spread(matrix, groups, self.min_groups)
+        if not keep.any():
+            return sp.csr_matrix((len(feeds), 1), dtype=np.float32)
+        if self.norm_before:
+            # normalise over all terms before dropping the rare ones, so that a finding whose
+            # only shared term is a stray common word does not look identical to another
+            return normalize(matrix)[:, keep].astype(np.float32).tocsr()
+        return normalize(matrix[:, keep]).astype(np.float32).tocsr()
+
+
+def _identity(feats: list[str]) -> list[str]:
+    return feats
+
+
+def _features_from_words(text: str, words: list[str], index: dict[str, list[str]], n: int) -> list[str]:
+    feats = list(words)
+    for w in words:
+        feats.extend(index.get(w, ()))
+    if n:
+        for run in _CJK_RUN.findall(_BOILERPLATE.sub(" ", clean_text(text))):
+            feats.extend("\x02" + run[i : i + n] for i in range(len(run) - n + 1))
+    return feats
+
+
+def _spread(matrix: sp.csr_matrix, groups: Sequence[str] | None, min_groups: int) -> np.ndarray:
+    """Mask of terms that occur in at least ``min_groups`` documents (or findings)."""
+    present = matrix.copy()
+    present.data[:] = 1
+    if groups is None:
+        counts = np.asarray(present.sum(axis=0)).ravel()
+    else:
+        _, gid = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+        member = sp.csr_matrix((np.ones(len(gid), np.float32), (gid, np.arange(len(gid)))))
+        counts = np.asarray(((member @ present) > 0).sum(axis=0)).ravel()
+    return counts >= max(min_groups, 1)
+
+
+@dataclass
+class ClusterMembers:
+    """An existing cluster as incremental assignment sees it: its members' texts and vectors."""
+
+    texts: list[str]
+    embeddings: np.ndarray
+    groups: list[str] | None = None
+
+
+@dataclass
+class _Features:
+    dense: np.ndarray | None  # centred, L2-normalised, scaled by sqrt(weight)
+    lexical: sp.csr_matrix  # L2-normalised, scaled by sqrt(1 - weight)
+    groups: np.ndarray | None
+    approx: np.ndarray | None = None  # low-rank stand-in, built only when needed
+
+    def __len__(self) -> int:
+        return self.lexical.shape[0]
+
+    def sim(self, rows: np.ndarray, cols: np.ndarray, same_group_factor: float) -> np.ndarray:
+        """Exact mixed similarity between two index sets, same-document pairs damped."""
+        out = (self.lexical[rows] @ self.lexical[cols].T).toarray()
+        if self.dense is not None:
+            out += self.dense[rows] @ self.dense[cols].T
+        if self.groups is not None and same_group_factor != 1.0:
+            same = self.groups[rows][:, None] == self.groups[cols][None, :]
+            out[same] *= same_group_factor
+        return out
+
+
+@dataclass
+class Clusterer:
+    """Average-linkage clustering of findings on mixed lexical + dense similarity.
+
+    threshold: minimum mean pairwise similarity inside a cluster (0–1 scale of the mix).
+    dense_weight: share of the dense cosine in the mix (0 = lexical only).
+    same_group_factor: similarity multiplier for two findings of one document; a report
+        rarely states the same problem twice, while its findings share the unit's vocabulary.
+    vectorizer: lexical featuriser (anything with ``fit_transform(texts, groups, tokens)``).
+    knn / exact_max: neighbours per finding and the corpus size above which the kNN search
+        replaces the all-pairs matrix; component_max: largest linked group solved exactly.
+    min_dense: below this many findings the dense part is left out (its centring is unreliable).
+    """
+
+    threshold: float = 0.12
+    dense_weight: float = 0.4
+    same_group_factor: float = 0.5
+    vectorizer: LexicalVectorizer = field(default_factory=LexicalVectorizer)
+    knn: int = 10
+    exact_max: int = 4000
+    component_max: int = 3000
+    min_dense: int = 20
+    random_state: int = 0
+
+    # ---------------------------------------------------------------- features
+    def _features(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None,
+        groups: Sequence[str] | None,
+        tokens: Sequence[list[str]] | None = None,
+    ) -> _Features:
+        lexical = self.vectorizer.fit_transform(list(texts), groups, tokens)
+        dense = None
+        # the dense mix needs the corpus mean to calibrate against; a handful of findings
+        # cannot estimate it, so tiny batches are compared on wording alone
+        w = self.dense_weight if embeddings is not None and len(texts) >= self.min_dense else 0.0
+        if w > 0:
+            emb = np.asarray(embeddings, dtype=np.float32)
+            if emb.shape[0] != len(texts):
+                raise ValueError("embeddings and texts differ in length")
+            # Sentence embeddings sit in a narrow cone (cosines 0.8–0.95 for e5); removing the
+            # mean direction spreads them so that they mix with lexical cosines on one scale.
+            centred = emb - emb.mean(axis=0, keepdims=True)
+            dense = normalize(centred) * np.float32(math.sqrt(w))
+        lexical = (lexical * np.float32(math.sqrt(1.0 - w))).tocsr()
+        g = None if groups is None else np.unique(np.asarray([str(x) for x in groups]), return_inverse=True)[1]
+        return _Features(dense, lexical, g)
+
+    # ---------------------------------------------------------------- fit
+    def fit(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None,
+        groups: Sequence[str] | None = None,
+        tokens: Sequence[list[str]] | None = None,
+    ) -> list[int]:
+        """Labels per finding: clusters of ≥ 2 numbered 0.. by first member, -1 = unclustered.
+
+        ``groups`` (document ids) enable the same-document damping and the rare-term filter.
+        Deterministic: same inputs, same labels.
+        """
+        if len(texts) == 0:
+            return []
+        t0 = time.perf_counter()
+        feats = self._features(texts, embeddings, groups, tokens)
+        log.debug("cluster: features for %d findings in %.1f s", len(texts), time.perf_counter() - t0)
+        return self._cluster(feats)
+
+    def _cluster(self, feats: _Features) -> list[int]:
+        n = len(feats)
+        labels = np.full(n, -1, dtype=np.int64)
+        if n < 2:
+            return labels.tolist()
+        t0 = time.perf_counter()
+        rows, cols, vals = self._edges(feats)
+        log.debug("cluster: %d candidate pairs in %.1f s", len(vals), time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        strong = vals >= self.threshold
+        graph = sp.coo_matrix((np.ones(int(strong.sum())), (rows[strong], cols[strong])), shape=(n, n))
+        n_comp, comp = connected_components(graph, directed=False)
+        order = np.argsort(comp, kind="stable")
+        bounds = np.flatnonzero(np.diff(comp[order])) + 1
+        next_label = 0
+        raw = np.full(n, -1, dtype=np.int64)
+        for members in np.split(order, bounds):
+            if len(members) < 2:
+                continue
+            if len(members) <= self.component_max:
+                sub = self._exact_linkage(feats, members)
+            else:
+                sub = self._sparse_linkage(feats, members, rows, cols, vals)
+            for local in np.unique(sub[sub >= 0]):
+                raw[members[sub == local]] = next_label
+                next_label += 1
+        log.debug(
+            "cluster: %d components, largest %d, linkage in %.1f s",
+            n_comp,
+            int(np.bincount(comp).max()),
+            time.perf_counter() - t0,
+        )
+        # renumber by first member so labels do not depend on component order
+        first: dict[int, int] = {}
+        for i, lab in enumerate(raw.tolist()):
+            if lab >= 0:
+                labels[i] = first.setdefault(lab, len(first))
+        return labels.tolist()
+
+    def _exact_linkage(self, feats: _Features, members: np.ndarray) -> np.ndarray:
+        if len(members) == 2:
+            s = feats.sim(members[:1], members[1:], self.same_group_factor)[0, 0]
+            return np.array([0, 0]) if s >= self.threshold else np.array([-1, -1])
+        sim = feats.sim(members, members, self.same_group_factor)
+        dist = np.clip(1.0 - sim, 0.0, None).astype(np.float64)
+        iu = np.triu_indices(len(members), k=1)
+        tree = linkage(dist[iu], method="average")
+        flat = fcluster(tree, t=1.0 - self.threshold + 1e-9, criterion="distance")
+        return _drop_singletons(flat)
+
+    def _sparse_linkage(
+        self, feats: _Features, members: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray
+    ) -> np.ndarray:
+        """Average linkage on the kNN graph of one component too large for a full matrix."""
+        if feats.approx is None:
+            feats.approx = self._approx(feats)
+        pos = np.full(len(feats), -1, dtype=np.int64)
+        pos[members] = np.arange(len(members))
+        inside = (pos[rows] >= 0) & (pos[cols] >= 0)
+        return _graph_average_linkage(
+            len(members), pos[rows[inside]], pos[cols[inside]], vals[inside], self.threshold, feats.approx[members]
+        )
+
+    def _approx(self, feats: _Features) -> np.ndarray:
+        """Low-rank vectors whose dot products approximate the mixed similarity."""
+        from sklearn.decomposition import TruncatedSVD
+
+        k = min(128, feats.lexical.shape[1] - 1)
+        parts = [TruncatedSVD(k, random_state=self.random_state).fit_transform(feats.lexical)] if k > 1 else []
+        if feats.dense is not None:
+            parts.append(feats.dense)
+        if not parts:
+            return np.zeros((len(feats), 1), dtype=np.float32)
+        return np.hstack(parts).astype(np.float32)
+
+    # ---------------------------------------------------------------- neighbours
+    def _edges(self, feats: _Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate pairs (i < j) with their similarity: all pairs when small, else kNN."""
+        n = len(feats)
+        if n <= self.exact_max:
+            idx = np.arange(n)
+            sim = feats.sim(idx, idx, self.same_group_factor)
+            r, c = np.triu_indices(n, k=1)
+            v = sim[r, c]
+            keep = v > 0
+            return r[keep], c[keep], v[keep]
+        return self._knn_edges(feats)
+
+    def _knn_edges(self, feats: _Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Approximate kNN by inverted-file probing: k-means cells, search the nearest few.
+
+        The many small products gain nothing from BLAS threads, and on a busy machine the
+        threads' spin-waiting made them 10x slower, so BLAS runs single-threaded here.
+        """
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._knn_edges_inner(feats)
+
+    def _knn_edges_inner(self, feats: _Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from sklearn.cluster import MiniBatchKMeans
+
+        n = len(feats)
+        if feats.approx is None:
+            feats.approx = self._approx(feats)
+        coarse = normalize(feats.approx)
+        n_cells = max(8, n // 150)  # constant cell size keeps the search linear in n
+        km = MiniBatchKMeans(
+            n_cells, init="random", random_state=self.random_state, batch_size=4096, n_init=1, max_iter=30
+        )
+        cell = km.fit(coarse).predict(coarse)
+        centres = normalize(km.cluster_centers_)
+        probe = np.argsort(-(centres @ centres.T), axis=1)[:, :4]
+        by_cell = [np.flatnonzero(cell == c) for c in range(n_cells)]
+        k = min(self.knn, n - 1)
+        out_r, out_c, out_v = [], [], []
+        for c in range(n_cells):
+            rows = by_cell[c]
+            if len(rows) == 0:
+                continue
+            cand = np.concatenate([by_cell[p] for p in probe[c]])
+            sim = feats.sim(rows, cand, self.same_group_factor)
+            sim[cand[None, :] == rows[:, None]] = -1.0
+            kk = min(k, len(cand) - 1)
+            if kk <= 0:
+                continue
+            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+            v = np.take_along_axis(sim, top, axis=1)
+            out_r.append(np.repeat(rows, kk))
+            out_c.append(cand[top].ravel())
+            out_v.append(v.ravel())
+        r = np.concatenate(out_r)
+        c = np.concatenate(out_c)
+        v = np.concatenate(out_v).astype(np.float32)
+        keep = v > 0
+        r, c, v = r[keep], c[keep], v[keep]
+        lo, hi = np.minimum(r, c), np.maximum(r, c)
+        key = lo.astype(np.int64) * n + hi
+        _, first = np.unique(key, return_index=True)
+        return lo[first], hi[first], v[first]
+
+    # ---------------------------------------------------------------- incremental
+    def assign(
+        self,
+        new_texts: Sequence[str],
+        new_embeddings: np.ndarray | None,
+        existing_clusters: dict[int, ClusterMembers],
+        new_groups: Sequence[str] | None = None,
+        unclustered: ClusterMembers | None = None,
+    ) -> list[int]:
+        """Labels for a new batch without touching existing clusters.
+
+        A new finding joins the existing cluster with the highest mean similarity to its
+        members (average link, the same criterion ``fit`` merges on) when that reaches the
+        threshold. The rest, with previously ``unclustered`` findings if given, are clustered
+        among themselves; new clusters get ids above the existing ones. The returned list
+        covers ``new_texts`` then, when given, ``unclustered.texts``.
+        """
+        n_new = len(new_texts)
+        pool_texts = list(new_texts) + (list(unclustered.texts) if unclustered else [])
+        if not pool_texts:
+            return []
+        ids = sorted(existing_clusters)
+        texts: list[str] = list(pool_texts)
+        embs: list[np.ndarray] = []
+        groups: list[str] = []
+        owner: list[int] = [-1] * len(pool_texts)
+        has_dense = new_embeddings is not None and self.dense_weight > 0
+        if has_dense:
+            embs.append(np.asarray(new_embeddings, dtype=np.float32))
+            if unclustered:
+                embs.append(np.asarray(unclustered.embeddings, dtype=np.float32))
+        groups.extend(str(g) for g in (new_groups or [f"\x00new{i}" for i in range(n_new)]))
+        if unclustered:
+            groups.extend(
+                str(g) for g in (unclustered.groups or [f"\x00old{i}" for i in range(len(unclustered.texts))])
+            )
+        for cid in ids:
+            members = existing_clusters[cid]
+            texts.extend(members.texts)
+            owner.extend([cid] * len(members.texts))
+            if has_dense:
+                embs.append(np.asarray(members.embeddings, dtype=np.float32))
+            groups.extend(str(g) for g in (members.groups or [f"\x00c{cid}_{i}" for i in range(len(members.texts))]))
+        use_groups = new_groups is not None or any(existing_clusters[c].groups for c in ids)
+        feats = self._features(texts, np.vstack(embs) if has_dense else None, groups if use_groups else None)
+        m = len(pool_texts)
+        labels = np.full(m, -1, dtype=np.int64)
+        owner_arr = np.asarray(owner)
+        if ids:
+            pool_idx = np.arange(n_new)  # only new findings may join old clusters
+            old_idx = np.arange(m, len(texts))
+            sim = feats.sim(pool_idx, old_idx, self.same_group_factor)
+            mean = np.zeros((n_new, len(ids)), dtype=np.float64)
+            for j, cid in enumerate(ids):
+                mean[:, j] = sim[:, owner_arr[m:] == cid].mean(axis=1)
+            if n_new:
+                best = np.argmax(mean, axis=1)
+                ok = mean[np.arange(n_new), best] >= self.threshold
+                labels[:n_new][ok] = np.asarray(ids)[best[ok]]
+        rest = np.flatnonzero(labels < 0)
+        if len(rest) >= 2:
+            sub = _Features(
+                None if feats.dense is None else feats.dense[rest],
+                feats.lexical[rest],
+                None if feats.groups is None else feats.groups[rest],
+            )
+            sub_labels = np.asarray(self._cluster(sub))
+            base = (max(ids) + 1) if ids else 0
+            labels[rest[sub_labels >= 0]] = sub_labels[sub_labels >= 0] + base
+        return labels.tolist()
+
+
+def _drop_singletons(flat: np.ndarray) -> np.ndarray:
+    counts = Counter(flat.tolist())
+    return np.array([lab if counts[lab] > 1 else -1 for lab in flat.tolist()], dtype=np.int64)
+
+
+def _graph_average_linkage(
+    n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, threshold: float, approx: np.ndarray
+) -> np.ndarray:
+    """Greedy average linkage on a kNN graph, merging while the mean similarity ≥ threshold.
+
+    Cluster pairs are kept as sums of pair similarities so a merge is additive. A sum is
+    exact while it comes from measured kNN pairs; where one side of a merge was no
+    neighbour of x, its share is estimated from ``approx`` (low-rank vectors whose dot
+    products approximate the similarity), because taking it as zero would stop big clusters
+    from ever forming on a graph with only k links per finding.
+    """
+    prune = 0.5 * threshold
+    size = np.ones(n, dtype=np.int64)
+    vec = np.array(approx, dtype=np.float64, copy=True)  # per-cluster sums of member vectors
+    adj: list[dict[int, float]] = [{} for _ in range(n)]
+    for r, c, v in zip(rows.tolist(), cols.tolist(), vals.tolist()):
+        if r != c:
+            adj[r][c] = v
+            adj[c][r] = v
+    parent = list(range(n))
+    alive = [True] * n
+    heap = [(-w, i, j) for i in range(n) for j, w in adj[i].items() if i < j and w >= threshold]
+    heapq.heapify(heap)
+    while heap:
+        neg, i, j = heapq.heappop(heap)
+        if not (alive[i] and alive[j]) or j not in adj[i]:
+            continue
+        avg = adj[i][j] / (size[i] * size[j])
+        if abs(avg + neg) > 1e-12:
+            continue  # stale entry
+        if avg < threshold:
+            break
+        if len(adj[i]) < len(adj[j]):  # fold the smaller neighbour map into the larger
+            i, j = j, i
+        ai, aj = adj[i], adj[j]
+        del ai[j], aj[i]
+        only_j = [x for x in aj if x not in ai]
+        only_i = [x for x in ai if x not in aj]
+        if only_j:
+            for x, est in zip(only_j, (vec[only_j] @ vec[i]).tolist()):
+                ai[x] = est
+        if only_i:
+            for x, est in zip(only_i, (vec[only_i] @ vec[j]).tolist()):
+                aj[x] = est
+        for x, w in aj.items():
+            ai[x] += w
+            ax = adj[x]
+            ax.pop(j, None)
+            ax[i] = ai[x]
+        adj[j] = {}
+        alive[j] = False
+        parent[j] = i
+        vec[i] += vec[j]
+        size[i] += size[j]
+        si = size[i]
+        weak = []
+        for x, w in ai.items():
+            a = w / (si * size[x])
+            if a >= threshold:
+                heapq.heappush(heap, (-a, min(i, x), max(i, x)))
+            elif a < prune:
+                weak.append(x)
+        for x in weak:  # far below the threshold: forget it; an estimate returns if needed
+            del ai[x], adj[x][i]
+    root = list(range(n))
+    for v in range(n):
+        r = v
+        while parent[r] != r:
+            r = parent[r]
+        root[v] = r
+    return _drop_singletons(np.asarray(root))
+
+
+# ---------------------------------------------------------------- naming
+
+
+@dataclass
+class ClusterName:
+    """What an analyst sees: a short headline, keywords, and the finding it came from."""
+
+    headline: str
+    keywords: list[str]
+    representative: int  # index into the cluster's members
+
+
+def cluster_keywords(
+    token_lists: Sequence[list[str]], labels: Sequence[int], top_n: int = 6
+) -> dict[int, list[tuple[str, float]]]:
+    """c-TF-IDF (BERTopic style): words frequent in one cluster but rare across clusters."""
+    bags: dict[int, Counter] = defaultdict(Counter)
+    for toks, lab in zip(token_lists, labels):
+        if lab >= 0:
+            bags[lab].update(t for t in toks if len(t) >= 2 and _CJK_RUN.fullmatch(t) and not _NUMBER.search(t))
+    if not bags:
+        return {}
+    df: Counter = Counter()
+    total = 0
+    for bag in bags.values():
+        df.update(bag)
+        total += sum(bag.values())
+    avg = total / len(bags)
+    out: dict[int, list[tuple[str, float]]] = {}
+    for lab, bag in bags.items():
+        size = sum(bag.values()) or 1
+        scored = [(w, (c / size) * math.log(1 + avg / df[w])) for w, c in bag.items()]
+        scored.sort(key=lambda x: (-x[1], x[0]))
+        out[lab] = scored[:top_n]
+    return out
+
+
+def representative_index(embeddings: np.ndarray | None, lexical: sp.csr_matrix | None = None) -> int:
+    """Member with the highest mean similarity to the others (closest to the centroid)."""
+    scores = None
+    if embeddings is not None and len(embeddings):
+        emb = normalize(np.asarray(embeddings, dtype=np.float32))
+        scores = emb @ normalize(emb.mean(axis=0, keepdims=True)).ravel()
+    if lexical is not None and lexical.shape[0]:
+        lex = normalize(lexical)
+        centre = normalize(np.asarray(lex.mean(axis=0)))
+        lscore = np.asarray(lex @ centre.T).ravel()
+        scores = lscore if scores is None else scores + lscore
+    return int(np.argmax(scores)) if scores is not None else 0
+
+
+_LEAD = re.compile(
+    r"^(?:[（(]?[一二三四五六七八九十\d]+[)）、.．]|[一二三四五六七八九十]是|关于|经查|审计发现|巡察发现|检查发现)+"
+)
+_UNIT_LEAD = re.compile(
+    r"^[^，,、]{0,12}?(?:局|委|办|镇|乡|街道|中心|公司|医院|卫生院|学校|部门|单位|集团|县|区|市)"
+    r"(?:机关|本级|所属单位|所属)?(?=[^\s，,、]{4,})"
+)
+_PERSON = re.compile(
+    r"(?:原|时任)?(?:党组成员|党委委员|党委书记|党组书记|副?局长|副?院长|副?镇长|副?乡长|副?所长|副?主任|书记|会计|出纳)*"
+    r"[\u4e00-\u9fff]某某"
+)
+
+
+def _clean_clause(clause: str) -> str:
+    clause = _NUMBER.sub("", clause)
+    clause = _LATIN.sub("", clause)
+    clause = re.sub(r"[“”\"'‘’「」『』《》【】\s]", "", clause)
+    clause = re.sub(r"[（(][^）)]*[）)]", "", clause)
+    clause = _LEAD.sub("", clause)
+    clause = re.sub(r"^(?:截至|截止)[^，,]*", "", clause)
+    # who did it is case detail: people (赵某某, 原局长) and anonymised units (某镇, 县某局)
+    clause = _PERSON.sub("", clause)
+    clause = re.sub(r"^对", "", clause)
+    for _ in range(2):  # "青山县" then "某卫生院"
+        bare = _UNIT_LEAD.sub("", clause)
+        if len(bare) >= 6:
+            clause = bare
+    clause = re.sub(r"^(?:的|在|将|把|对|由)", "", clause)
+    clause = re.sub(r"^(?:部分|个别|一些|有的|仍有|存在|均)+", "", clause)
+    clause = re.sub(r"(?:的)?(?:问题|情况|现象)$", "", clause)
+    return clause.strip("，,、；;。：: ")
+
+
+def name_cluster(
+    texts: Sequence[str],
+    embeddings: np.ndarray | None = None,
+    keywords: Sequence[str] | None = None,
+    tokenizer: Tokenizer | None = None,
+    max_chars: int = 20,
+) -> ClusterName:
+    """A headline from the representative finding: its clause richest in the cluster's keywords.
+
+    The clause is cleaned of amounts, dates and leading unit names and cut to ``max_chars``;
+    ``keywords`` should come from :func:`cluster_keywords` across all clusters (c-TF-IDF),
+    else the cluster's own most frequent words are used.
+    """
+    if not texts:
+        return ClusterName("", [], -1)
+    tokenize = tokenizer or _default_tokenizer()
+    if keywords is None:
+        bag: Counter = Counter()
+        for t in texts:
+            bag.update({w for w in tokenize(t) if len(w) >= 2 and _CJK_RUN.fullmatch(w)})
+        keywords = [w for w, _ in sorted(bag.items(), key=lambda x: (-x[1], x[0]))[:6]]
+    lex = LexicalVectorizer(tokenizer=tokenize, min_groups=1).fit_transform(list(texts)) if len(texts) > 1 else None
+    rep = representative_index(embeddings, lex)
+    weight = {w: 1.0 / (i + 1) for i, w in enumerate(keywords)}  # the top keywords decide
+    best, best_score = "", -1e9
+    for pos, raw in enumerate(_CLAUSE.split(texts[rep])):
+        clause = _clean_clause(raw)
+        if len(clause) < 4:
+            continue
+        score = sum(v for w, v in weight.items() if w in clause) - 0.01 * pos - 0.3 * (len(clause) > max_chars)
+        if score > best_score:
+            best, best_score = clause, score
+    if not best:
+        best = "、".join(keywords[:3])
+    if len(best) > max_chars:  # cut after the last keyword that fits, else hard
+        ends = [best.find(w) + len(w) for w in keywords if 0 <= best.find(w) and best.find(w) + len(w) <= max_chars]
+        best = best[: max(ends)] if ends and max(ends) >= 6 else best[:max_chars]
+    return ClusterName(best, list(keywords), rep)
+
+
+# ---------------------------------------------------------------- ranking
+
+
+def _distinct(values: Sequence) -> list:
+    return list(dict.fromkeys(v for v in values if v not in (None, "")))
+
+
+def systemic_score(findings: Sequence[Finding]) -> float:
+    """How systemic a common problem is: spread over kinds of body first, then breadth.
+
+    A problem found by 审计, 巡察 and 人大 alike points at a system, not one unit's slip,
+    so each distinct issuer kind is worth more than any plausible amount of the rest
+    (issuers, units and findings count on a log scale; each extra year adds a little).
+    """
+    if not findings:
+        return 0.0
+    kinds = len(_distinct([f.issuer_kind for f in findings]))
+    issuers = len(_distinct([f.issuer for f in findings]))
+    units = len(_distinct([f.unit for f in findings]) or _distinct([f.doc_id or f.document for f in findings]))
+    years = _distinct([f.year for f in findings])
+    span = (max(years) - min(years)) if years else 0
+    return (
+        3.0 * kinds
+        + 0.6 * math.log2(1 + issuers)
+        + 0.6 * math.log2(1 + units)
+        + 0.3 * min(span, 5)
+        + 0.4 * math.log2(1 + len(findings))
+    )
+
+
+def rank_clusters(clusters: Mapping[K, Sequence[Finding]]) -> list[K]:
+    """Cluster ids, most systemic first; ties broken by size then id (stable output)."""
+    return sorted(clusters, key=lambda c: (-systemic_score(clusters[c]), -len(clusters[c]), c))
+
+
+def describe_span(findings: Sequence[Finding]) -> str:
+    """E.g. "审计、巡察、人大 · 5 个单位 · 2022–2024 · 9 条", kinds ordered by frequency."""
+    kinds = Counter(f.issuer_kind for f in findings if f.issuer_kind)
+    order = {k: i for i, k in enumerate(ISSUER_KINDS)}
+    kind_names = [
+        ISSUER_KIND_ZH.get(k, k) for k, _ in sorted(kinds.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
+    ]
+    parts = []
+    if kind_names:
+        parts.append("、".join(kind_names))
+    units = _distinct([f.unit for f in findings])
+    if units:
+        parts.append(f"{len(units)} 个单位")
+    else:
+        docs = _distinct([f.doc_id or f.document for f in findings])
+        if docs:
+            parts.append(f"{len(docs)} 份报告")
+    years = sorted(_distinct([f.year for f in findings]))
+    if years:
+        parts.append(str(years[0]) if years[0] == years[-1] else f"{years[0]}–{years[-1]}")
+    parts.append(f"{len(findings)} 条")
+    return " · ".join(parts)
