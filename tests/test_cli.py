@@ -1,0 +1,100 @@
+"""The CLI contract the scorer and analysts rely on: JSON on stdout, logs on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from miner.cli import app
+
+SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Path:
+    w = tmp_path_factory.mktemp("cli-ws")
+    r = CliRunner().invoke(app, ["--workspace", str(w), "ingest", str(SAMPLES), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    return w
+
+
+def run(ws: Path, *args: str) -> object:
+    r = CliRunner().invoke(app, ["--workspace", str(ws), *args])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_findings_json_contract(ws: Path):
+    items = run(ws, "findings", "--format", "json")
+    assert len(items) >= 25
+    for f in items:
+        assert {"id", "document", "text", "page", "start", "end"} <= set(f)
+        assert f["document"].endswith(".txt")
+    trad = [f for f in items if f["document"].startswith("s06")]
+    assert trad and "違規" in trad[0]["text"] and "违规" in trad[0]["text_normalised"]
+    one = run(ws, "findings", "--document", "s01_audit_jiangzhou_water.txt", "--format", "json")
+    assert {f["document"] for f in one} == {"s01_audit_jiangzhou_water.txt"}
+
+
+def test_ids_stable_across_reading_commands(ws: Path):
+    ids = {f["id"] for f in run(ws, "findings", "--format", "json")}
+    clusters = run(ws, "clusters", "--format", "json")
+    assert clusters and all(set(c["finding_ids"]) <= ids for c in clusters)
+    assert all({"id", "label", "finding_ids"} <= set(c) for c in clusters)
+    results = run(ws, "search", "--k", "5", "--format", "json", "往来款挂账", "公车私用")
+    assert [r["query"] for r in results] == ["往来款挂账", "公车私用"]
+    for r in results:
+        assert r["hits"] and all(h["finding_id"] in ids and isinstance(h["score"], float) for h in r["hits"])
+
+
+def test_search_filters(ws: Path):
+    res = run(ws, "search", "--k", "10", "--issuer-kind", "discipline", "--format", "json", "违规发放津贴补贴")
+    assert res[0]["hits"] and {h["issuer_kind"] for h in res[0]["hits"]} == {"discipline"}
+    none = run(ws, "search", "--year", "1999", "--format", "json", "往来款")
+    assert none[0]["hits"] == []
+
+
+def test_reingest_is_noop(ws: Path):
+    before = run(ws, "findings", "--format", "json")
+    batch = run(ws, "ingest", str(SAMPLES), "--format", "json")
+    assert {f["status"] for f in batch["files"]} == {"duplicate"}
+    assert run(ws, "findings", "--format", "json") == before
+
+
+def test_other_model_needs_reindex(ws: Path, monkeypatch, tmp_path: Path):
+    import shutil
+
+    from miner.config import get_settings
+
+    other = tmp_path / "other-model"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "static-zh-e5", other)
+    meta = json.loads((other / "meta.json").read_text(encoding="utf-8"))
+    meta["version"] = str(meta.get("version", "")) + "-other"
+    (other / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    monkeypatch.setenv("MINER_EMBED_MODEL", str(other))
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["--workspace", str(copy), "search", "往来款"])
+        assert r.exit_code != 0 and "miner reindex" in r.output
+        r = CliRunner().invoke(app, ["--workspace", str(copy), "reindex"])
+        assert r.exit_code == 0, r.output
+        assert run(copy, "search", "--format", "json", "往来款")[0]["hits"]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_export_and_bad_input(ws: Path, tmp_path: Path):
+    out = tmp_path / "list.json"
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "export", "--format", "json", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data and all(f["document"] and f["page"] for p in data for f in p["findings"])
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "findings", "--document", "nope.pdf"])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "ingest", str(SAMPLES), "--issuer-kind", "police"])
+    assert r.exit_code == 2
