@@ -1,0 +1,317 @@
+"""Search benchmark: dev quality per method, embedder speed, 100k-finding latency and memory.
+
+    python benchmarks/bench_search.py                 # everything (~5-10 min on 2 cores)
+    python benchmarks/bench_search.py --n 20000       # smaller scale run
+    python benchmarks/bench_search.py --skip-scale    # dev quality + embedder speed only
+
+Quality uses the labelled dev set (shared/eval/dev): its gold findings are the corpus
+(Traditional texts converted to Simplified, as ingest does) and its 40 analyst queries are
+scored with nDCG@10, recall@10 and MRR for keyword-only, dense-only and the shipped hybrid.
+Scale uses synthetic finding-like sentences recombined from typical report phrases.
+Nothing is sent anywhere: sockets are refused for the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+for _k, _v in (("HF_HUB_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"), ("ANONYMIZED_TELEMETRY", "False")):
+    os.environ[_k] = _v
+
+
+def _refuse_network() -> None:
+    """Any attempt to open a network connection fails loudly (local unix sockets are fine)."""
+    real_connect = socket.socket.connect
+
+    def connect(self, address):  # type: ignore[no-untyped-def]
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise RuntimeError(f"benchmark tried to reach the network: {address}")
+        return real_connect(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
+_refuse_network()
+
+from miner.embed import get_embedder  # noqa: E402
+from miner.records import Finding  # noqa: E402
+from miner.search import HybridSearcher, build_index, load_searcher  # noqa: E402
+
+DEV = ROOT.parent / "shared" / "eval" / "dev"
+
+
+# --------------------------------------------------------------------------- dev quality
+
+
+def load_dev(dev_dir: Path) -> tuple[dict[str, Finding], list[dict]]:
+    """Gold findings (converted to Simplified) with their documents' metadata, and the queries."""
+    import opencc
+
+    t2s = opencc.OpenCC("t2s")
+    docs = {d["id"]: d for d in map(json.loads, (dev_dir / "docs.jsonl").read_text(encoding="utf-8").splitlines())}
+    findings: dict[str, Finding] = {}
+    for line in (dev_dir / "findings.jsonl").read_text(encoding="utf-8").splitlines():
+        g = json.loads(line)
+        d = docs.get(g["doc_id"], {})
+        findings[g["id"]] = Finding(
+            id=g["id"], document=Path(d.get("file", g["doc_id"])).name, doc_id=g["doc_id"], text=t2s.convert(g["text"]),
+            issuer_kind=d.get("issuer_kind", "other"), issuer=d.get("issuer", ""), year=d.get("year"),
+            unit=d.get("unit", ""),
+        )
+    queries = [json.loads(x) for x in (dev_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines()]
+    return findings, queries
+
+
+def score_run(searcher: HybridSearcher, queries: list[dict], k: int = 10) -> dict[str, float]:
+    ndcg, recall, mrr = [], [], []
+    for q in queries:
+        ranked = [fid for fid, _ in searcher.search(q["query"], k=k)]
+        rel = set(q["relevant_finding_ids"])
+        dcg = sum(1 / math.log2(i + 2) for i, fid in enumerate(ranked) if fid in rel)
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(rel))))
+        ndcg.append(dcg / ideal)
+        recall.append(len(rel & set(ranked)) / min(len(rel), k))
+        mrr.append(next((1 / (i + 1) for i, fid in enumerate(ranked) if fid in rel), 0.0))
+    return {"ndcg@10": float(np.mean(ndcg)), "recall@10": float(np.mean(recall)), "mrr": float(np.mean(mrr))}
+
+
+def dev_quality(embedder, dev_dir: Path) -> dict[str, dict[str, float]]:
+    findings, queries = load_dev(dev_dir)
+    with tempfile.TemporaryDirectory() as ws:
+        hybrid = build_index(list(findings.values()), embedder, ws)
+        keyword = HybridSearcher(None, None, hybrid.keyword, findings)
+        dense = HybridSearcher(embedder, hybrid.vectors, hybrid.keyword, findings, dense_share=1.0,
+                               matrix=hybrid.matrix)
+        results = {
+            "keyword-only": score_run(keyword, queries),
+            "dense-only": score_run(dense, queries),
+            f"hybrid (shipped, dense share {hybrid.dense_share})": score_run(hybrid, queries),
+        }
+        results["similar() precision@5, same gold cluster"] = {"precision@5": similar_precision(hybrid, dev_dir)}
+        return results
+
+
+def similar_precision(searcher: HybridSearcher, dev_dir: Path, k: int = 5) -> float:
+    """For clustered gold findings: share of similar() hits (other documents) in the same cluster."""
+    path = dev_dir / "clusters.jsonl"
+    if not path.exists():
+        return float("nan")
+    cluster_of = {fid: c["id"] for c in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                  for fid in c["finding_ids"]}
+    precisions = []
+    for fid, cid in cluster_of.items():
+        hits = [h for h, _ in searcher.similar(fid, k=k)]
+        precisions.append(sum(cluster_of.get(h) == cid for h in hits) / k)
+    return float(np.mean(precisions))
+
+
+# --------------------------------------------------------------------------- synthetic corpus
+
+UNITS = ["市财政局", "市教育局", "市卫生健康委员会", "市交通运输局", "市住房和城乡建设局", "市农业农村局", "市民政局",
+         "市水利局", "市文化广电和旅游局", "市市场监督管理局", "市公路事业发展中心", "县人民医院", "区城市建设投资集团",
+         "镇人民政府", "街道办事处", "县第一中学", "区疾病预防控制中心", "市国有资产投资经营公司", "县医疗保障局",
+         "市自然资源和规划局", "区人力资源和社会保障局", "县统计局", "市生态环境局", "乡卫生院"]
+PLACES = ["清河市", "江州市", "临江县", "青山县", "东城区", "西湖区", "南岭县", "北山区", "河口镇", "云溪乡"]
+PROBLEMS = [
+    "暂付款长期挂账未清理", "其他应收款余额过大、清理不及时", "往来款项长期挂账，部分款项说不清来源",
+    "化整为零规避公开招标", "政府采购未按规定公开采购意向", "招标文件设置不合理的业绩条件排斥潜在投标人",
+    "国有资产账实不符", "办公用房出租未履行审批程序", "购置的设备长期闲置未投入使用", "违规发放津贴补贴",
+    "以加班补贴名义发放奖金", "违规向职工发放购物卡等福利", "上轮巡察反馈问题整改不到位", "审计查出问题屡审屡犯",
+    "工程项目未批先建", "项目投资超概算", "工程结算多计工程量", "合同签订不规范、未经法务审核",
+    "专项资金滞留未拨付", "结转结余资金未按规定收回", "统计数据弄虚作假", "虚报冒领惠农补贴资金",
+    "超标准公务接待", "会议费培训费超标准列支", "非税收入未及时足额上缴国库", "“三重一大”事项未经集体研究",
+    "公务用车管理不规范", "公车私用", "干部选拔任用程序不规范", "落实“第一议题”制度不到位",
+    "文山会海问题依然突出，基层负担较重", "基层党组织组织生活不规范", "内部控制制度不健全", "银行账户应撤未撤",
+    "拖欠中小企业账款", "绩效评价流于形式", "年初预算编制不精准", "预算执行进度缓慢", "全面从严治党主体责任落实不到位",
+    "会计核算不规范、原始凭证不完整", "违规收受礼品礼金", "违规组织公款旅游",
+]
+DETAILS = ["涉及金额{a}万元", "截至{y}年底余额{a}万元", "其中账龄{n}年以上的{a}万元", "涉及{n}个项目",
+           "共{n}笔", "{y}年以来累计{a}万元", "部分单位整改措施针对性不强", "未按规定报经批准",
+           "相关责任人员未被追责", "存在资金安全风险", "资金使用效益不高", "涉及{n}家单位"]
+KINDS = ["audit", "inspection", "congress", "discipline", "finance", "statistics"]
+
+
+def synthetic_findings(n: int, seed: int = 7) -> list[Finding]:
+    """Finding-like sentences recombined from report phrases, 12 findings per document."""
+    rng = random.Random(seed)
+    out: list[Finding] = []
+    doc_meta: dict[int, tuple[str, int, str]] = {}
+    for i in range(n):
+        d = i // 12
+        if d not in doc_meta:
+            doc_meta[d] = (rng.choice(KINDS), rng.randint(2019, 2024), rng.choice(PLACES) + rng.choice(UNITS))
+        kind, year, unit = doc_meta[d]
+        parts = [rng.choice(["", "部分", "个别", rng.choice(PLACES)]) + rng.choice(UNITS) + rng.choice(PROBLEMS)]
+        for _ in range(rng.randint(1, 2)):
+            parts.append(rng.choice(DETAILS).format(a=round(rng.uniform(1, 9000), 2), y=year - rng.randint(0, 3),
+                                                    n=rng.randint(2, 30)))
+        out.append(Finding(id=f"s{i:06d}", document=f"doc{d:05d}.pdf", doc_id=f"doc{d:05d}",
+                           text="，".join(parts) + "。", issuer_kind=kind, issuer=f"{kind}-{d % 37}", year=year,
+                           unit=unit, batch_id=f"batch{d // 500}"))
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def embed_speed(embedder, texts: list[str]) -> float:
+    embedder.encode(texts[:50])  # warm-up (tokenizer, lazy tables)
+    start = time.perf_counter()
+    embedder.encode(texts)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def _p50_p95(lat: list[float]) -> tuple[float, float]:
+    return round(float(np.percentile(lat, 50)), 1), round(float(np.percentile(lat, 95)), 1)
+
+
+def serve_run(ws: str, n: int, embedder_name: str | None, queries: list[str], n_queries: int = 300) -> dict:
+    """What a fresh process that opens the workspace sees: load time, latency, memory."""
+    embedder = get_embedder(embedder_name)
+    findings = {f.id: f for f in synthetic_findings(n)}
+    out: dict = {}
+    start = time.perf_counter()
+    searcher = load_searcher(ws, embedder, findings)
+    searcher.search("预热", k=1)  # first query loads jieba's dictionary
+    out["load_s (incl. tokenizer)"] = round(time.perf_counter() - start, 1)
+    rng = random.Random(1)
+    for label, make_filter in (
+        ("filter issuer_kind", lambda: {"issuer_kind": rng.choice(KINDS)}),
+        ("filter issuer_kind+year", lambda: {"issuer_kind": rng.choice(KINDS), "year": rng.randint(2019, 2024)}),
+        ("no filter", lambda: None),
+    ):
+        lat = []
+        for i in range(n_queries):
+            flt = make_filter()
+            t0 = time.perf_counter()
+            hits = searcher.search(queries[i % len(queries)], k=10, filters=flt)
+            lat.append((time.perf_counter() - t0) * 1000)
+            if flt:
+                assert all(all(getattr(findings[h], f) == v for f, v in flt.items()) for h, _ in hits)
+        out[f"search ms ({label}) p50/p95"] = _p50_p95(lat)
+    lat = []
+    ids = list(findings)
+    for _ in range(100):
+        fid = rng.choice(ids)
+        t0 = time.perf_counter()
+        hits = searcher.similar(fid, k=10)
+        lat.append((time.perf_counter() - t0) * 1000)
+        assert all(findings[h].document != findings[fid].document for h, _ in hits)
+    out["similar ms p50/p95"] = _p50_p95(lat)
+    out["serving peak RSS MB"] = round(peak_rss_mb())
+    return out
+
+
+def scale_run(embedder, embedder_name: str | None, n: int, queries: list[str]) -> dict:
+    findings = synthetic_findings(n)
+    out: dict = {"findings": n}
+    with tempfile.TemporaryDirectory() as ws:
+        start = time.perf_counter()
+        built = build_index(findings, embedder, ws)
+        out["build_s (embed + chroma + BM25)"] = round(time.perf_counter() - start, 1)
+        out["build peak RSS MB"] = round(peak_rss_mb())
+        cmd = [sys.executable, __file__, "--serve", ws, "--n", str(n)]
+        if embedder_name:
+            cmd += ["--embedder", embedder_name]
+        child = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out.update(json.loads(child.stdout.strip().splitlines()[-1]))
+
+        rng = random.Random(2)
+        chroma_path = HybridSearcher(embedder, built.vectors, built.keyword, built.findings)
+        lat = []
+        for i in range(50):
+            t0 = time.perf_counter()
+            chroma_path.search(queries[i % len(queries)], k=10, filters={"issuer_kind": rng.choice(KINDS)})
+            lat.append((time.perf_counter() - t0) * 1000)
+        out["(large-corpus) chroma-HNSW path ms, filter p50/p95"] = _p50_p95(lat)
+        out["hnsw recall@10 vs exact, filtered"] = round(hnsw_recall(built, embedder, findings, queries, rng), 3)
+    return out
+
+
+def hnsw_recall(searcher: HybridSearcher, embedder, findings: list[Finding], queries: list[str],
+                rng: random.Random) -> float:
+    """ANN top-10 against brute force over the stored vectors, with an issuer_kind filter."""
+    ids = [f.id for f in findings]
+    vecs = searcher.vectors.get_embeddings(ids)
+    matrix = np.stack([vecs[i] for i in ids])
+    kinds = np.array([f.issuer_kind for f in findings])
+    recalls = []
+    for q in queries[:40]:
+        kind = rng.choice(KINDS)
+        qv = embedder.encode_query([q])[0]
+        sims = np.where(kinds == kind, matrix @ qv, -np.inf)
+        exact = {ids[i] for i in np.argsort(-sims)[:10]}
+        got = {fid for fid, _ in searcher.vectors.query(qv, 10, {"issuer_kind": kind})}
+        recalls.append(len(exact & got) / 10)
+    return float(np.mean(recalls))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dev", type=Path, default=DEV)
+    ap.add_argument("--embedder", default=None, help="default: the shipped static model")
+    ap.add_argument("--n", type=int, default=100_000, help="synthetic findings for the scale run")
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--serve", metavar="WS", help=argparse.SUPPRESS)  # internal: the serving child
+    args = ap.parse_args()
+    queries = ([q["query"] for q in load_dev(args.dev)[1]] if args.dev.exists()
+               else ["往来款挂账", "违规发放津贴补贴", "规避招标", "公车私用", "资产闲置", "整改不到位"])
+    if args.serve:
+        print(json.dumps(serve_run(args.serve, args.n, args.embedder, queries), ensure_ascii=False))
+        return
+
+    embedder = get_embedder(args.embedder)
+    print(f"embedder: {embedder.model_id} (dim {embedder.dim})")
+    if args.dev.exists():
+        print(f"\n== dev quality: {args.dev} (gold findings as corpus, 40 queries) ==")
+        results = dev_quality(embedder, args.dev)
+        for name, r in results.items():
+            if "ndcg@10" in r:
+                print(f"{name:38s} nDCG@10 {r['ndcg@10']:.4f}  recall@10 {r['recall@10']:.4f}  MRR {r['mrr']:.4f}")
+            else:
+                print(f"{name:38s} " + "  ".join(f"{k} {v:.4f}" for k, v in r.items()))
+        best_single = max(results["keyword-only"]["ndcg@10"], results["dense-only"]["ndcg@10"])
+        hybrid = [v for k, v in results.items() if k.startswith("hybrid")][0]["ndcg@10"]
+        print(f"hybrid beats both single methods: {hybrid > best_single} ({hybrid:.4f} vs {best_single:.4f})")
+    else:
+        print(f"dev set not found at {args.dev}; skipping quality")
+
+    print("\n== embedder throughput (single process) ==")
+    samples = {"synthetic": [f.text for f in synthetic_findings(3000, seed=11)]}
+    if args.dev.exists():
+        samples["dev gold findings x4"] = [f.text for f in load_dev(args.dev)[0].values()] * 4
+    for label, texts in samples.items():
+        print(f"{embedder.name} on {label}: {embed_speed(embedder, texts):.0f} findings/s "
+              f"(mean {np.mean([len(t) for t in texts]):.0f} chars)")
+
+    if not args.skip_scale:
+        print(f"\n== scale: {args.n} synthetic findings ==")
+        for key, value in scale_run(embedder, args.embedder, args.n, queries).items():
+            print(f"{key:52s} {value}")
+
+
+if __name__ == "__main__":
+    main()

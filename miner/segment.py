@@ -1,0 +1,160 @@
+"""Chinese tokenisation tuned for supervision reports (审计/巡察/人大/纪委).
+
+Generic jieba splits domain terms such as 暂收暂付款 or 未批先建 into pieces that match
+unrelated text, so we load a domain user dictionary into a *private* jieba tokenizer (the
+global one may be configured differently by other code). A curated synonym lexicon expands
+analyst queries, because analysts and reports name the same problem differently
+(往来款 vs 其他应收款, 公车私用 vs 公务用车).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+CORPORA = Path(__file__).resolve().parent.parent / "corpora"
+USERDICT = CORPORA / "userdict.txt"
+STOPWORDS = CORPORA / "stopwords.txt"
+SYNONYMS = CORPORA / "synonyms.txt"
+
+#: weight of a synonym added by query expansion, relative to a word the analyst typed
+SYNONYM_WEIGHT = 0.4
+
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+
+# a token is kept only if it has a CJK character or a letter; bare numbers, dates and
+# amounts ("2022", "31.50") say nothing about the kind of problem
+_CONTENT = re.compile(r"[\u3400-\u9fff\uf900-\ufaffA-Za-z]")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """OpenCC Traditional→Simplified converter, or None if OpenCC is missing."""
+    try:
+        import opencc
+    except ImportError:  # pragma: no cover - OpenCC is a declared dependency
+        return None
+    return opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width), Traditional → Simplified, lower-case.
+
+    Ingest already converts documents, but analysts may type queries in 繁體.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    conv = _t2s()
+    if conv is not None and _CJK.search(text):
+        text = conv.convert(text)
+    return text.lower()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Function words and report boilerplate that never identify a kind of problem."""
+    return frozenset(_read_lines(STOPWORDS))
+
+
+@lru_cache(maxsize=1)
+def synonym_groups() -> tuple[tuple[str, ...], ...]:
+    """The curated synonym groups, one tuple per line of corpora/synonyms.txt."""
+    return tuple(tuple(dict.fromkeys(ln.split())) for ln in _read_lines(SYNONYMS))
+
+
+@lru_cache(maxsize=1)
+def _synonym_index() -> dict[str, tuple[str, ...]]:
+    index: dict[str, list[str]] = {}
+    for group in synonym_groups():
+        for word in group:
+            bucket = index.setdefault(word, [])
+            bucket.extend(w for w in group if w != word and w not in bucket)
+    return {w: tuple(v) for w, v in index.items()}
+
+
+def get_tokenizer() -> jieba.Tokenizer:
+    """The private jieba tokenizer with the domain dictionary, built once per process.
+
+    Synonym-lexicon words are added too, so that an expanded query word can match the
+    same token in an indexed finding.
+    """
+    global _tokenizer
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter on stderr
+                tok = jieba.Tokenizer()
+                tok.initialize()
+                words = _read_lines(USERDICT) + [w for g in synonym_groups() for w in g]
+                for line in dict.fromkeys(words):
+                    parts = line.split()
+                    freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+                    tok.add_word(parts[0], freq)
+                _tokenizer = tok
+    return _tokenizer
+
+
+def _keep(token: str, stop: frozenset[str]) -> bool:
+    token = token.strip()
+    return bool(token) and token not in stop and bool(_CONTENT.search(token))
+
+
+def tokenize(text: str) -> list[str]:
+    """Precise-mode jieba words, normalised, without stopwords, punctuation or numbers."""
+    stop = stopwords()
+    return [t for t in get_tokenizer().lcut(normalize(text), HMM=True) if _keep(t, stop)]
+
+
+def tokenize_for_search(text: str) -> list[str]:
+    """Search-mode jieba words: long words plus the dictionary words inside them.
+
+    Indexing 暂收暂付款 also as 暂收/暂付 lets a query that names only part of a term match.
+    """
+    stop = stopwords()
+    return [t for t in get_tokenizer().lcut_for_search(normalize(text), HMM=True) if _keep(t, stop)]
+
+
+def expand_query(tokens: list[str], weight: float = SYNONYM_WEIGHT) -> list[tuple[str, float]]:
+    """Query tokens with weight 1.0, then lexicon synonyms of them with ``weight``.
+
+    Each word appears once, at its highest weight, in first-seen order.
+    """
+    out: dict[str, float] = {}
+    for tok in tokens:
+        out[tok] = 1.0
+    index = _synonym_index()
+    for tok in tokens:
+        for syn in index.get(tok, ()):
+            if syn not in out:
+                out[syn] = weight
+    return list(out.items())
+
+
+def char_ngrams(text: str, n: int = 2) -> list[str]:
+    """Overlapping CJK character n-grams within runs of Chinese characters.
+
+    Robust to segmentation errors and to unseen compounds (人名、单位名、新术语);
+    runs shorter than ``n`` are kept whole so single-character words still count.
+    """
+    grams: list[str] = []
+    for run in _CJK_RUN.findall(normalize(text)):
+        if len(run) < n:
+            grams.append(run)
+        else:
+            grams.extend(run[i : i + n] for i in range(len(run) - n + 1))
+    return grams
