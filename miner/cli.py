@@ -198,15 +198,10 @@ def batches(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
 
 
 def finding_row(f, catalogue=None) -> dict:
-    """A finding as the CLI/API print it; ``text`` is quoted as published."""
-    row = f.to_dict()
-    source = catalogue.source_text(f.id) if catalogue is not None else None
-    row["text_normalised"] = f.text
-    row["text"] = source or f.text
-    row["issuer_kind_zh"] = __import__("miner.records", fromlist=["ISSUER_KIND_ZH"]).ISSUER_KIND_ZH.get(
-        f.issuer_kind, ""
-    )
-    return row
+    """A finding as printed; ``text`` is quoted as published."""
+    from miner.pipeline import finding_view
+
+    return finding_view(f, catalogue)
 
 
 @app.command()
@@ -320,28 +315,9 @@ def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict |
 
 
 def problem_row(p, ws) -> dict:
-    return {
-        "id": p.id,
-        "label": p.label,
-        "keywords": p.keywords,
-        "score": round(p.score, 3),
-        "span": p.span,
-        "size": len(p.findings),
-        "finding_ids": [f.id for f in p.findings],
-        "findings": [
-            {
-                "id": f.id,
-                "document": f.document,
-                "page": f.page,
-                "issuer_kind": f.issuer_kind,
-                "unit": f.unit,
-                "year": f.year,
-                "text": ws.catalogue.source_text(f.id) or f.text,
-            }
-            for f in p.findings
-        ],
-        "note": p.note,
-    }
+    from miner.pipeline import problem_view
+
+    return problem_view(p, ws.catalogue)
 
 
 @app.command()

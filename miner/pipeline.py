@@ -15,7 +15,7 @@ from miner.config import Settings, get_settings
 from miner.findings import FindingSpan, extract_findings
 from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
 from miner.metadata import apply_overrides, infer_metadata
-from miner.records import DocumentMeta
+from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding
 from miner.store import BatchFile, Catalogue
 
 # Files in a folder that we report rather than skip: an analyst who drops a .doc
@@ -229,3 +229,30 @@ def make_filters(
         if value:
             flt[field] = sorted({getattr(f, field) for f in findings if value in (getattr(f, field) or "")}) or [value]
     return flt
+
+
+def finding_view(f: Finding, catalogue: Catalogue, score: float | None = None) -> dict:
+    """A finding as the CLI and API show it: quoted as published, with its citation."""
+    row = f.to_dict()
+    row["text_normalised"] = f.text
+    row["text"] = catalogue.source_text(f.id) or f.text
+    row["issuer_kind_zh"] = ISSUER_KIND_ZH.get(f.issuer_kind, "")
+    row["citation"] = f"{f.document} 第{f.page}页"
+    if score is not None:
+        row["score"] = round(float(score), 4)
+    return row
+
+
+def problem_view(p: CommonProblem, catalogue: Catalogue) -> dict:
+    """A common problem as the CLI and API show it."""
+    return {
+        "id": p.id,
+        "label": p.label,
+        "keywords": p.keywords,
+        "score": round(p.score, 3),
+        "span": p.span,
+        "size": len(p.findings),
+        "note": p.note,
+        "finding_ids": [f.id for f in p.findings],
+        "findings": [finding_view(f, catalogue) for f in p.findings],
+    }

@@ -7,9 +7,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, UserDep, WorkspaceDep, WriterDep, scope_kinds
-from api.routes.findings import finding_out
 from miner import problems
-from miner.pipeline import make_filters
+from miner.pipeline import make_filters, problem_view
 from miner.records import ISSUER_KINDS
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
@@ -21,17 +20,7 @@ def _updated(state) -> None:
 
 
 def problem_out(p, ws) -> dict:
-    return {
-        "id": p.id,
-        "label": p.label,
-        "keywords": p.keywords,
-        "score": round(p.score, 3),
-        "span": p.span,
-        "size": len(p.findings),
-        "note": p.note,
-        "finding_ids": [f.id for f in p.findings],
-        "findings": [finding_out(f, ws) for f in p.findings],
-    }
+    return problem_view(p, ws.catalogue)
 
 
 @router.get("")

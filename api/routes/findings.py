@@ -6,21 +6,13 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import UserDep, WorkspaceDep, scope_kinds
 from miner.indexing import open_searcher
-from miner.records import ISSUER_KIND_ZH
+from miner.pipeline import finding_view
 
 router = APIRouter(prefix="/findings", tags=["findings"])
 
 
 def finding_out(f, ws, score: float | None = None) -> dict:
-    """A finding as the API returns it: normalised text, text as published, citation."""
-    row = f.to_dict()
-    row["text_normalised"] = f.text
-    row["text"] = ws.catalogue.source_text(f.id) or f.text
-    row["issuer_kind_zh"] = ISSUER_KIND_ZH.get(f.issuer_kind, "")
-    row["citation"] = f"{f.document} 第{f.page}页"
-    if score is not None:
-        row["score"] = round(float(score), 4)
-    return row
+    return finding_view(f, ws.catalogue, score)
 
 
 def _get(ws, finding_id: str, user):
