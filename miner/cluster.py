@@ -631,6 +631,18 @@ _PERSON = re.compile(
 )
 
 
+_DEFICIENCY = re.compile(
+    r"未|不[规严到足够力实及]|违规|违反|超|虚|挤占|挪用|闲置|挂账|拖欠|滞后|缓慢|流于形式|缺失|薄弱|规避|私用|弄虚作假|造假"
+)
+
+
+# A comparison whose figure was cleaned away ("借用时间超过", "占比达") reads as broken.
+_DANGLING = re.compile(r"(?:超过|达到|达|占|为|低于|高于|不足|仅|约|共|计|合计|累计)$")
+
+
+_MEASURE_LEAD = re.compile(r"^(?:万?平方米|万元|亿元|元|个|家|项|名|人次|人|次|台|辆|亩|笔|份)(?=[\u4e00-\u9fff]{4,})")
+
+
 def _clean_clause(clause: str) -> str:
     clause = _NUMBER.sub("", clause)
     clause = _LATIN.sub("", clause)
@@ -648,7 +660,18 @@ def _clean_clause(clause: str) -> str:
     clause = re.sub(r"^(?:的|在|将|把|对|由)", "", clause)
     clause = re.sub(r"^(?:部分|个别|一些|有的|仍有|存在|均)+", "", clause)
     clause = re.sub(r"(?:的)?(?:问题|情况|现象)$", "", clause)
-    return clause.strip("，,、；;。：: ")
+    clause = re.sub(r"^有(?=[\u4e00-\u9fff]{4,})", "", clause)
+    clause = _MEASURE_LEAD.sub("", clause)  # "1.26万平方米办公用房" lost its figure
+    clause = re.sub(r"(?:以上|以下|左右|余)$", "", clause)
+    clause = clause.strip("，,、；;。：: ")
+    # A long clause or an anonymised subject ("某所", "原党组成员、"): start at the deficiency
+    # ("雨污分流改造二期工程在未取得施工许可…" → "未取得施工许可…").
+    m = _DEFICIENCY.search(clause)
+    if m and m.start() >= 4 and len(clause) - m.start() >= 6 and (len(clause) > 14 or "某" in clause[: m.start()]):
+        clause = clause[m.start() :]
+    elif m and 0 < m.start() < 4 and "某" in clause[: m.start()]:
+        clause = clause[m.start() :]
+    return clause
 
 
 def name_cluster(
@@ -675,14 +698,36 @@ def name_cluster(
     lex = LexicalVectorizer(tokenizer=tokenize, min_groups=1).fit_transform(list(texts)) if len(texts) > 1 else None
     rep = representative_index(embeddings, lex)
     weight = {w: 1.0 / (i + 1) for i, w in enumerate(keywords)}  # the top keywords decide
+    # Candidates: clauses of every member (the representative's first), scored by how many
+    # members share their words (consensus) and by the cluster's keywords; a clause that
+    # states a deficiency reads as a problem name ("……未清理"), case detail does not.
+    order = [rep] + [i for i in range(min(len(texts), 60)) if i != rep]
+    words_of = [{w for w in tokenize(texts[i]) if len(w) >= 2 and _CJK_RUN.fullmatch(w)} for i in order]
+    share = Counter(w for ws in words_of for w in ws)
+    n = len(order)
     best, best_score = "", -1e9
-    for pos, raw in enumerate(_CLAUSE.split(texts[rep])):
-        clause = _clean_clause(raw)
-        if len(clause) < 4:
-            continue
-        score = sum(v for w, v in weight.items() if w in clause) - 0.01 * pos - 0.3 * (len(clause) > max_chars)
-        if score > best_score:
-            best, best_score = clause, score
+    for rank, i in enumerate(order):
+        for pos, raw in enumerate(_CLAUSE.split(texts[i])):
+            clause = _clean_clause(raw)
+            if len(clause) < 4:
+                continue
+            toks = [w for w in tokenize(clause) if len(w) >= 2 and _CJK_RUN.fullmatch(w)]
+            if not toks:
+                continue
+            consensus = sum(share[w] / n for w in toks) / math.sqrt(len(toks))
+            score = (
+                consensus
+                + sum(v for w, v in weight.items() if w in clause)
+                + 0.3 * bool(_DEFICIENCY.search(clause))
+                - 0.4 * (len(clause) > max_chars)
+                - 0.3 * (len(clause) < 6)
+                - 0.5 * ("某" in clause)
+                - 0.4 * bool(_DANGLING.search(clause))
+                - 0.01 * pos
+                + (0.15 if rank == 0 else 0.0)
+            )
+            if score > best_score:
+                best, best_score = clause, score
     if not best:
         best = "、".join(keywords[:3])
     if len(best) > max_chars:  # cut after the last keyword that fits, else hard
