@@ -132,7 +132,7 @@ def infer_metadata(doc: ParsedDocument, filename: str = "") -> DocumentMeta:
             if o and "关于" not in o.group(1):
                 issuer = o.group(1)
                 break
-    meta.issuer = issuer
+    meta.issuer = issuer.strip("（）() ") if issuer.count("（") != issuer.count("）") else issuer
 
     kind = ""
     for k, pat in _TITLE_KINDS:
