@@ -177,6 +177,7 @@ class _Line:
     page: int
     cells: list[str] | None = None
     page_height: float = 842.0
+    column: int = 0  # 1: right column of a two-column page, -1: a line across both
 
     @property
     def height(self) -> float:
@@ -246,7 +247,64 @@ def _page_lines(chars, page_no: int, height: float) -> list[_Line]:
         cur[0], cur[1] = min(cur[0], t), max(cur[1], b)
         cur[2], cur[3] = min(cur[2], left), max(cur[3], right)
         cur[4].append(ch)
-    pieces.sort(key=lambda p: (p[0] + p[1]) / 2)
+    gutter = _find_gutter(pieces)
+    if gutter is None:
+        return _merge_baselines(pieces, page_no, height)
+    # Two columns: read each band between full-width lines left column first, then right.
+    out: list[_Line] = []
+    left: list[list] = []
+    right: list[list] = []
+    for p in sorted(pieces, key=lambda p: (p[0] + p[1]) / 2):
+        if p[2] < gutter - 2 and p[3] > gutter + 2:
+            out += _merge_baselines(left, page_no, height) + _right_column(_merge_baselines(right, page_no, height))
+            left, right = [], []
+            out += _right_column(_merge_baselines([p], page_no, height), -1)  # spans both columns
+        elif p[3] <= gutter + 2:
+            left.append(p)
+        else:
+            right.append(p)
+    out += _merge_baselines(left, page_no, height) + _right_column(_merge_baselines(right, page_no, height))
+    return out
+
+
+def _right_column(lines: list[_Line], column: int = 1) -> list[_Line]:
+    for ln in lines:
+        ln.column = column
+    return lines
+
+
+def _find_gutter(pieces: list[list]) -> float | None:
+    """x of the empty band between two text columns, or None for a one-column page.
+
+    A gutter is crossed by (almost) no line while both sides hold many lines that
+    stand next to each other, which single-column pages (full-width lines, short
+    last lines on the left) never show.
+    """
+    if len(pieces) < 12:
+        return None
+    x_min = min(p[2] for p in pieces)
+    x_max = max(p[3] for p in pieces)
+    width = x_max - x_min
+    best, best_n = None, 0
+    for step in range(30, 71, 2):
+        g = x_min + width * step / 100
+        crossing = sum(1 for p in pieces if p[2] < g - 2 and p[3] > g + 2)
+        lft = [p for p in pieces if p[3] <= g + 2]
+        rgt = [p for p in pieces if p[2] >= g - 2]
+        n = min(len(lft), len(rgt))
+        if crossing > 0.1 * len(pieces) or n < 5:
+            continue
+        # the right column's lines must sit beside left column lines, not below them
+        tops = sorted((p[0], p[1]) for p in lft)
+        beside = sum(1 for p in rgt if any(t <= (p[0] + p[1]) / 2 <= b for t, b in tops))
+        if beside >= 0.5 * len(rgt) and n > best_n:
+            best, best_n = g, n
+    return best
+
+
+def _merge_baselines(pieces: list[list], page_no: int, height: float) -> list[_Line]:
+    """Pieces that share a baseline become one line, left to right; lines top to bottom."""
+    pieces = sorted(pieces, key=lambda p: (p[0] + p[1]) / 2)
     merged: list[list] = []
     for p in pieces:
         mid = (p[0] + p[1]) / 2
@@ -423,13 +481,16 @@ def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
         return [Block(ln.text, ln.page, "row" if ln.cells else "para", ln.cells) for ln in lines]
     # The text block's left edge: a low percentile, since in documents of short
     # paragraphs the indented first lines can be half of all lines.
-    xs = sorted(round(ln.x0) for ln in body)
-    left = xs[len(xs) // 10]
-    right = max(round(ln.x1) for ln in body)
     char_h = statistics.median(ln.height for ln in body) or 10.0
-    wide = [ln for ln in body if ln.x1 >= right - 2 * char_h]
-    if wide:
-        right = statistics.median(round(ln.x1) for ln in wide)
+    margins: dict[int, tuple[float, float]] = {}
+    for col in {ln.column for ln in body}:
+        col_lines = [ln for ln in body if ln.column == col]
+        xs = sorted(round(ln.x0) for ln in col_lines)
+        col_right = max(round(ln.x1) for ln in col_lines)
+        wide = [ln for ln in col_lines if ln.x1 >= col_right - 2 * char_h]
+        if wide:
+            col_right = statistics.median(round(ln.x1) for ln in wide)
+        margins[col] = (xs[len(xs) // 10], col_right)
     blocks: list[Block] = []
     prev: _Line | None = None
     for ln in lines:
@@ -438,11 +499,12 @@ def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
             prev = None
             continue
         text = ln.text.strip()
+        left, right = margins.get(ln.column, margins.get(0, next(iter(margins.values()))))
         big = ln.height > 1.25 * char_h
         new = (
             prev is None
             or ln.x0 > left + 0.8 * char_h  # indented first line / centred line
-            or prev.x1 < right - 1.5 * char_h  # previous line stopped short
+            or prev.x1 < margins.get(prev.column, (left, right))[1] - 1.5 * char_h  # previous line stopped short
             or (big != (prev.height > 1.25 * char_h))
             or (_ITEM_START.match(text) is not None and prev.text.rstrip().endswith(_SENTENCE_END))
         )

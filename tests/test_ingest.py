@@ -142,3 +142,29 @@ def test_unsupported_suffix(tmp_path: Path):
     p.write_bytes(b"\xd0\xcf\x11\xe0old word")
     with pytest.raises(IngestError, match="unsupported"):
         read_document(p)
+
+
+def test_two_column_page_read_column_by_column(tmp_path: Path):
+    from conftest import cjk_font
+    from fpdf import FPDF
+
+    left = "左栏第一段：局本级暂付款长期挂账未清理，部分款项已无法查清往来单位，存在资金损失风险。" * 2
+    right = "右栏第一段：所属单位将同一工程拆分为多个合同，规避公开招标，涉及金额较大。" * 2
+    pdf = FPDF(format="A4")
+    pdf.add_font("cjk", fname=cjk_font())
+    pdf.add_page()
+    pdf.set_font("cjk", size=16)
+    pdf.set_xy(20, 20)
+    pdf.cell(170, 10, "两栏排版的报告标题", align="C")
+    pdf.set_font("cjk", size=11)
+    for x, text in ((20, left), (112, right)):
+        pdf.set_xy(x, 40)
+        pdf.multi_cell(78, 7, "\u3000\u3000" + text, new_x="LEFT", new_y="NEXT")
+        pdf.set_x(x)
+        pdf.multi_cell(78, 7, "\u3000\u3000" + text[:30] + "。", new_x="LEFT", new_y="NEXT")
+    out = tmp_path / "cols.pdf"
+    pdf.output(str(out))
+    doc = read_document(out)
+    paras = doc.text.split("\n")
+    assert left in paras and right in paras
+    assert paras.index(left) < paras.index(right)
