@@ -1,4 +1,4 @@
-"""Exports: opened again and checked for content, order, citations and layout."""
+"""Exports are what analysts hand on: check content, order, filters, citations and layout."""
 
 from __future__ import annotations
 
@@ -6,145 +6,319 @@ import json
 import shutil
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
+from docx import Document
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt
+from openpyxl import load_workbook
 
-from miner.export import export
+from miner.export import PLACEHOLDER, export, representatives, select, shorten, zh_number
 from miner.records import CommonProblem, Finding
 
+DAY = date(2024, 6, 1)
 
-def finding(i: int, kind: str, doc: str, page: int, text: str, unit: str, year: int) -> Finding:
-    return Finding(
-        id=f"f{i}",
-        document=doc,
-        text=text,
-        page=page,
-        issuer_kind=kind,
-        issuer={"audit": "江州市审计局", "inspection": "市委第一巡察组", "congress": "市人大常委会"}.get(
-            kind, "某机关"
-        ),
-        unit=unit,
-        year=year,
-    )
+
+def F(fid: str, doc: str, page: int, text: str, unit: str, kind: str, issuer: str, year: int) -> Finding:
+    return Finding(id=fid, document=doc, page=page, text=text, unit=unit, issuer_kind=kind, issuer=issuer, year=year)
 
 
 @pytest.fixture
 def problems() -> list[CommonProblem]:
-    receivables = CommonProblem(
-        id="c-1",
+    """Three problems given out of score order; the highest-scored is seen by one kind of body only."""
+    arrears = CommonProblem(
+        id="cp-arrears",
         label="往来款长期挂账未清理",
-        keywords=["暂付款", "挂账"],
-        score=12.0,
-        span="审计、巡察、人大 · 3 个单位 · 2022–2024 · 3 条",
+        keywords=["往来款", "挂账"],
+        score=0.91,
+        span="审计、巡察、人大 · 4 个单位 · 2022–2024 · 5 条",
         findings=[
-            finding(1, "audit", "a01.pdf", 2, "暂付款长期挂账未清理。截至2022年末余额860万元。", "市水务局", 2022),
-            finding(2, "inspection", "b07.pdf", 3, "其他应收款长期挂账，余额412万元。", "河口镇", 2023),
-            finding(3, "congress", "c02.docx", 1, "部分部门暂收暂付款余额过大，长期挂账不清理。", "市政府", 2024),
+            F(
+                "f1",
+                "q01.pdf",
+                2,
+                "一是往来款长期挂账。截至2023年底，其他应收款中账龄3年以上的款项共计1,256.3万元，未及时清理催收。",
+                "市住建局",
+                "audit",
+                "市审计局",
+                2023,
+            ),
+            F(
+                "f2",
+                "x03.pdf",
+                5,
+                "（二）财务管理不规范，往来款项长期挂账未清理，涉及金额486万元。",
+                "区教育局",
+                "inspection",
+                "区委第二巡察组",
+                2022,
+            ),
+            F(
+                "f3",
+                "r02.docx",
+                7,
+                "部分单位往来款挂账时间长、清理力度不够，暂付款余额逐年增加。",
+                "市财政局",
+                "congress",
+                "市人大常委会预算工委",
+                2024,
+            ),
+            F(
+                "f4",
+                "q01.pdf",
+                3,
+                "其他应付款中有32笔合计214万元挂账超过5年未清理。",
+                "市住建局",
+                "audit",
+                "市审计局",
+                2023,
+            ),
+            F("f5", "q04.pdf", 11, "预付工程款长期挂账，未按合同约定及时结算。", "市水务局", "audit", "市审计局", 2024),
         ],
+    )
+    procurement = CommonProblem(
+        id="cp-procure",
+        label="政府采购程序不规范",
+        keywords=["政府采购"],
+        score=0.74,
+        span="",  # the exporter builds one
+        findings=[
+            F(
+                "f6",
+                "x03.pdf",
+                6,
+                "三是将同一项目拆分为多个合同规避公开招标，涉及金额132万元。",
+                "区教育局",
+                "inspection",
+                "区委第二巡察组",
+                2022,
+            ),
+            F(
+                "f7",
+                "q04.pdf",
+                9,
+                "部分采购项目未执行政府采购程序，直接指定供应商。",
+                "市水务局",
+                "audit",
+                "市审计局",
+                2023,
+            ),
+        ],
+        note="与上年专报所列问题相同",
     )
     cars = CommonProblem(
-        id="c-2",
-        label="公车私用",
-        keywords=["公务用车"],
-        score=3.0,
-        span="审计 · 1 个单位 · 2023 · 2 条",
+        id="cp-cars",
+        label="公务用车管理不严",
+        keywords=["公车"],
+        score=0.99,
+        span="审计 · 2 个单位 · 2023 · 2 条",
         findings=[
-            finding(4, "audit", "a02.pdf", 1, "公务用车管理不规范，存在公车私用现象。", "市水务局", 2023),
-            finding(5, "audit", "a03.pdf", 4, "执法车辆未纳入平台管理。", "市农业局", 2023),
+            F("f8", "q05.pdf", 4, "公务用车未实行定点维修。", "市卫健委", "audit", "市审计局", 2023),
+            F("f9", "q06.pdf", 1, "存在公车私用现象。", "市农业农村局", "audit", "市审计局", 2023),
         ],
     )
-    return [cars, receivables]  # deliberately not in score order
+    return [procurement, cars, arrears]
 
 
-def test_xlsx_list(problems, tmp_path: Path):
-    import openpyxl
-
-    path = export(problems, "xlsx", tmp_path / "list.xlsx", generated_at=date(2024, 10, 1))
-    wb = openpyxl.load_workbook(path)
-    ws = wb.worksheets[0]
-    cells = [[c.value for c in row] for row in ws.iter_rows()]
-    header = next(r for r in cells if r and r[0] == "序号")
-    for col in ("共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处"):
-        assert col in header
-    rows = [r for r in cells[cells.index(header) + 1 :] if r[0]]
-    assert [r[header.index("共性问题")].split("\n")[0] for r in rows][:2] == ["往来款长期挂账未清理", "公车私用"]
-    first = rows[0]
-    assert first[header.index("条数")] == 3
-    assert "2022" in str(first[header.index("年份")]) and "2024" in str(first[header.index("年份")])
-    sources = str(first[header.index("出处")])
-    for cite in ("a01.pdf 第2页", "b07.pdf 第3页", "c02.docx 第1页"):
-        assert cite in sources
-    kinds = str(first[header.index("发现机关")])
-    assert "审计" in kinds and "巡察" in kinds and "人大" in kinds
+def all_findings(ps: list[CommonProblem]) -> list[Finding]:
+    return [f for p in ps for f in p.findings]
 
 
-def test_min_bodies_filters(problems, tmp_path: Path):
-    path = export(problems, "json", tmp_path / "l.json", min_bodies=2)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    assert [p["label"] for p in data] == ["往来款长期挂账未清理"]
+def test_select_orders_by_score_and_filters_by_bodies(problems):
+    assert [p.id for p in select(problems)] == ["cp-cars", "cp-arrears", "cp-procure"]
+    assert [p.id for p in select(problems, min_bodies=2)] == ["cp-arrears", "cp-procure"]
+    assert [p.id for p in select(problems, min_bodies=3)] == ["cp-arrears"]
 
 
-def test_json_cites_every_finding(problems, tmp_path: Path):
-    data = json.loads(export(problems, "json", tmp_path / "l.json").read_text(encoding="utf-8"))
-    assert [p["id"] for p in data] == ["c-1", "c-2"]
-    for p in data:
-        for f in p["findings"]:
-            assert f["document"] and f["page"] >= 1 and f["text"]
+def test_representatives_show_every_body_first(problems):
+    arrears = problems[2]
+    kinds = [f.issuer_kind for f in representatives(arrears)]
+    assert sorted(kinds[:3]) == ["audit", "congress", "inspection"]
+    assert len(representatives(arrears, limit=2)) == 2
 
 
-def test_markdown(problems, tmp_path: Path):
-    md = export(problems, "md", tmp_path / "l.md").read_text(encoding="utf-8")
-    assert md.index("往来款长期挂账未清理") < md.index("公车私用")
-    assert "a01.pdf 第2页" in md and "a03.pdf 第4页" in md
+def test_shorten_drops_markers_and_cuts_at_a_clause():
+    assert shorten("（二）财务管理\n不规范。") == "财务管理不规范。"
+    assert shorten("一是往来款长期挂账。") == "往来款长期挂账。"
+    long = "往来款长期挂账，" * 4 + "截至年底未清理；" + "涉及金额巨大" * 20
+    assert shorten(long, 40) == "往来款长期挂账，" * 4 + "截至年底未清理……"
+    assert zh_number(1) == "一" and zh_number(10) == "十" and zh_number(23) == "二十三"
 
 
-def test_docx_briefing_layout(problems, tmp_path: Path):
-    import docx
-    from docx.shared import Cm
+def test_xlsx_list(problems, tmp_path):
+    path = export(problems, "xlsx", tmp_path / "list.xlsx", generated_at=DAY)
+    wb = load_workbook(path)
+    ws = wb["共性问题清单"]
+    assert ws["A1"].value == "共性问题清单"
+    header = [c.value for c in ws[3]]
+    assert header == ["序号", "共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
+    assert [r[0] for r in rows] == [1, 2, 3]
+    assert [r[1].split("\n")[0] for r in rows] == ["公务用车管理不严", "往来款长期挂账未清理", "政府采购程序不规范"]
+    by_label = {r[1].split("\n")[0]: r for r in rows}
+    arrears = by_label["往来款长期挂账未清理"]
+    assert "关键词：往来款、挂账" in arrears[1]
+    assert arrears[5] == 5 and arrears[6] == "2022–2024"
+    assert "市住建局" in arrears[3] and "市财政局" in arrears[3]
+    assert "审计：市审计局" in arrears[4] and "巡察：区委第二巡察组" in arrears[4] and "人大" in arrears[4]
+    assert arrears[2].startswith("1. 往来款长期挂账。截至2023年底")  # "一是" dropped
+    assert "未及时清理催收（审计·市审计局，q01.pdf 第2页）\n2. " in arrears[2]
+    assert "备注：与上年专报所列问题相同" in by_label["政府采购程序不规范"][1]
+    for p in problems:
+        sources = by_label[p.label][7]
+        for f in p.findings:
+            assert f"{f.document} 第{f.page}页" in sources
 
-    path = export(problems, "docx", tmp_path / "brief.docx", generated_at=date(2024, 10, 1))
-    d = docx.Document(str(path))
-    text = "\n".join(p.text for p in d.paragraphs)
-    assert "专报" in d.paragraphs[0].text
-    assert text.index("往来款长期挂账未清理") < text.index("公车私用")
-    assert "a01.pdf" in text and "第2页" in text
-    for heading in ("原因分析", "意见建议"):
-        assert heading in text
-    assert "待分析人员填写" in text
-    section = d.sections[0]
-    assert abs(section.top_margin - Cm(3.7)) < Cm(0.05) and abs(section.left_margin - Cm(2.8)) < Cm(0.05)
-    xml = d.element.xml + d.styles.element.xml
-    assert "仿宋" in xml and "黑体" in xml  # East-Asian fonts set for body and headings
-    footer = d.sections[0].footer._element.xml
-    assert "PAGE" in footer
+    assert ws.freeze_panes == "A4"
+    assert ws.print_title_rows == "$3:$3"
+    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+    assert ws["C4"].alignment.wrap_text and ws["C4"].font.name == "宋体"
+    assert ws.column_dimensions["C"].width > ws.column_dimensions["A"].width * 5
+
+    detail = wb["问题明细"]
+    assert [c.value for c in detail[3]][:8] == [
+        "共性问题序号",
+        "共性问题",
+        "发现机关",
+        "单位",
+        "年份",
+        "问题表述",
+        "文件",
+        "页码",
+    ]
+    drows = [[c.value for c in r] for r in detail.iter_rows(min_row=4)]
+    assert len(drows) == len(all_findings(problems))
+    assert {(r[6], r[7]) for r in drows} == {(f.document, f.page) for f in all_findings(problems)}
+    assert all(r[0] == 1 for r in drows if r[1] == "公务用车管理不严")
+
+
+def docx_text(doc) -> str:
+    return "\n".join(p.text for p in doc.paragraphs)
+
+
+def test_docx_briefing_layout_and_content(problems, tmp_path):
+    path = export(problems, "docx", tmp_path / "brief.docx", min_bodies=2, generated_at=DAY)
+    doc = Document(path)
+
+    s = doc.sections[0]
+    assert abs(s.page_width - Cm(21)) < Cm(0.05) and abs(s.page_height - Cm(29.7)) < Cm(0.05)
+    for got, want in ((s.top_margin, 3.7), (s.bottom_margin, 3.5), (s.left_margin, 2.8), (s.right_margin, 2.6)):
+        assert abs(got - Cm(want)) < Cm(0.01)
+
+    def east_asia(style_name: str) -> str:
+        return doc.styles[style_name].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsia"))
+
+    normal = doc.styles["Normal"]
+    assert east_asia("Normal") == "仿宋_GB2312" and normal.font.size == Pt(16)
+    assert normal.paragraph_format.line_spacing_rule == WD_LINE_SPACING.EXACTLY
+    assert normal.paragraph_format.line_spacing == Pt(28)
+    assert normal.paragraph_format.first_line_indent == Pt(32)
+    assert east_asia("Heading 1") == "黑体" and east_asia("Heading 2") == "楷体_GB2312"
+    for name in ("Normal", "Heading 1", "Heading 2", "Title"):  # a theme font would override the Chinese one
+        assert doc.styles[name].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsiaTheme")) is None
+
+    title = doc.paragraphs[0]
+    assert title.text == "关于监督发现共性问题的专报（初稿）"
+    assert title.style.name == "Title" and east_asia("Title") in ("方正小标宋简体", "宋体")
+    assert title.style.font.size == Pt(22)
+    assert title.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER
+
+    h1 = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert h1 == ["一、主要共性问题", "二、原因分析", "三、意见建议"]
+    h2 = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    assert h2 == ["（一）往来款长期挂账未清理", "（二）政府采购程序不规范"]  # by score, single-body one dropped
+
+    texts = [p.text for p in doc.paragraphs]
+    for heading in ("二、原因分析", "三、意见建议"):
+        assert texts[texts.index(heading) + 1] == PLACEHOLDER
+
+    body = docx_text(doc)
+    lead = texts[2]
+    assert (
+        "2022年至2024年" in lead
+        and "4份报告（其中审计2份、巡察1份、人大1份）" in lead
+        and "共性问题2个" in lead
+        and "问题表述7条" in lead
+    )
+    assert "审计" in lead and "巡察" in lead and "人大" in lead and "至少由2类" in lead
+    assert "公务用车" not in body and "q05.pdf" not in body
+    assert "涉及范围：审计、巡察、人大 · 4 个单位 · 2022–2024 · 5 条。" in body
+    assert "涉及范围：巡察、审计 · 2 个单位 · 2022–2023 · 2 条。" in body  # built when the span is empty
+    assert "（人大·市人大常委会预算工委，r02.docx 第7页）" in body
+    assert "分析人员备注：与上年专报所列问题相同。" in body
+    for f in all_findings([problems[0], problems[2]]):
+        assert f"{f.document} 第{f.page}页" in body
+    assert "自动生成" in body and "2024年6月1日" in body
+
+    footer = doc.sections[0].footer.paragraphs[0]
+    assert footer.text.startswith("— ") and footer.text.endswith(" —")
+    assert "PAGE" in "".join(t.text for t in footer._p.iter(qn("w:instrText")))
+
+
+def test_markdown(problems, tmp_path):
+    path = export(problems, "md", tmp_path / "list.md", title="2024年共性问题", generated_at=DAY)
+    md = path.read_text(encoding="utf-8")
+    assert md.startswith("# 2024年共性问题\n")
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings == ["## 1. 公务用车管理不严", "## 2. 往来款长期挂账未清理", "## 3. 政府采购程序不规范"]
+    assert "*审计、巡察、人大 · 4 个单位 · 2022–2024 · 5 条*" in md
+    for f in all_findings(problems):
+        assert f"{f.document} 第{f.page}页）" in md
+    assert "- 财务管理不规范，往来款项长期挂账未清理，涉及金额486万元（巡察·区委第二巡察组，x03.pdf 第5页）" in md
+
+
+def test_json(problems, tmp_path):
+    path = export(problems, "json", tmp_path / "list.json", min_bodies=2)
+    raw = path.read_text(encoding="utf-8")
+    assert "往来款" in raw  # Chinese kept readable, not \\u-escaped
+    data = json.loads(raw)
+    assert [p["id"] for p in data] == ["cp-arrears", "cp-procure"]
+    first = data[0]
+    assert first["label"] == "往来款长期挂账未清理" and first["keywords"] == ["往来款", "挂账"]
+    assert first["score"] == 0.91 and first["span"].endswith("5 条")
+    assert data[1]["span"] == "巡察、审计 · 2 个单位 · 2022–2023 · 2 条"
+    assert first["findings"][2] == {
+        "id": "f3",
+        "document": "r02.docx",
+        "page": 7,
+        "text": "部分单位往来款挂账时间长、清理力度不够，暂付款余额逐年增加。",
+        "unit": "市财政局",
+        "issuer_kind": "congress",
+        "issuer": "市人大常委会预算工委",
+        "year": 2024,
+    }
+
+
+def test_folder_output_empty_list_and_bad_format(problems, tmp_path):
+    path = export(problems, "xlsx", tmp_path, generated_at=DAY)
+    assert path == tmp_path / "共性问题清单.xlsx" and path.exists()
+    nested = export([], "docx", tmp_path / "a" / "b.docx", generated_at=DAY)
+    assert "未发现符合条件的共性问题" in docx_text(Document(nested))
+    empty = load_workbook(export([], "xlsx", tmp_path / "empty.xlsx"))["共性问题清单"]
+    assert empty.max_row == 3
+    assert json.loads(export(problems, "json", tmp_path / "none.json", min_bodies=4).read_text()) == []
+    with pytest.raises(ValueError, match="unknown export format"):
+        export(problems, "pdf", tmp_path / "x.pdf")
 
 
 @pytest.mark.slow
-def test_docx_converts_with_libreoffice(problems, tmp_path: Path):
+def test_docx_converts_with_libreoffice(problems, tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        pytest.skip("LibreOffice is not installed (apt libreoffice-writer-nogui; scripts/setup.sh installs it)")
-    path = export(problems, "docx", tmp_path / "brief.docx")
-    proc = subprocess.run(
-        [
-            soffice,
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-            str(tmp_path),
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert proc.returncode == 0, proc.stderr
-    pdf = tmp_path / "brief.pdf"
-    assert pdf.exists() and pdf.stat().st_size > 1000
+        pytest.skip("LibreOffice (soffice) is not installed: apt-get install libreoffice-writer-nogui")
     import pypdfium2 as pdfium
 
-    text = "".join(pdfium.PdfDocument(str(pdf))[i].get_textpage().get_text_range() for i in range(1))
-    assert "往来款长期挂账未清理" in text.replace("\r\n", "").replace(" ", "")
+    path = export(problems, "docx", tmp_path / "brief.docx", generated_at=DAY)
+    profile = (tmp_path / "lo-profile").as_uri()  # a private profile: no clash with a running office
+    cmd = [soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf"]
+    r = subprocess.run(
+        [*cmd, "--outdir", str(tmp_path / "pdf"), str(path)], capture_output=True, text=True, timeout=240
+    )
+    pdf = tmp_path / "pdf" / "brief.pdf"
+    assert r.returncode == 0 and pdf.exists(), r.stdout + r.stderr
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    doc = pdfium.PdfDocument(str(pdf))
+    text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+    text = "".join(text.split())  # Chinese must survive as text, not as missing glyphs
+    assert "共性问题的专报" in text and "往来款长期挂账未清理" in text and "—2—" in text
