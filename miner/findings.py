@@ -33,6 +33,7 @@ PROBLEM_CUES = re.compile(
     r"滞后|缓慢|不畅|脱节|随意|擅自|变相|规避|化整为零|拆分|先[建定干]后|补[签办记]|收受|宴请|吃喝|公款旅游|即开工|提前开工|批复前|先[\u4e00-\u9fff]{1,4}后|晚于|"
     r"问题|现象|情况较为突出|有待|亟待|仍[有然存]|依然|存在|长期|久拖|迟迟|反弹|回潮|屡[审查犯改禁]|"
     r"损失|浪费|风险|亏损|错误|差错|混乱|避重就轻|重[^\s]{1,4}轻|停留在|两张皮|走样|宽松软|灯下黑|"
+    r"(?:率|度|性|效益|效率|水平|质量|进度)(?:偏|较|很)?(?:低|慢|差|弱)|"
     r"难以|出入|偏差|干预|老化|陈旧|同质化|空壳|外流|优亲厚友|以权谋私|吃拿卡要|懒政|怠政|推诿|顶风"
 )
 # A clause that reports a remedy, a punishment, an achievement or a plan.
@@ -93,6 +94,7 @@ QUESTION = re.compile(r"[？?]|为什么|怎样|怎么|如何|吗$|呢$")
 LEAD_PHRASE = re.compile(
     r"^(?:(?:此外|另外|同时|其次|再次|最后|具体来看|具体而言|具体表现为|主要表现为|主要是|经查|审计发现|审计指出|"
     r"巡察发现|检查发现|调查发现|审计报告指出|报告指出|会议指出|会议认为|巡察组指出|常委会认为)[，,：:]?|"
+    r"[^，,。]{0,8}(?:还|也|同时|另外|此外)(?:发现|指出|反映)[，,：:]|"
     r"(?:在|从)[^，,。]{1,20}(?:方面|上|看|来看|中)[，,]|"
     r"[^，,。]{0,12}(?:发现|指出|反映)的?(?:主要)?问题(?:有|是|为)?[：:])"
 )
@@ -181,7 +183,7 @@ class FindingExtractor:
         headings: dict[int, str] = {}
         zones: dict[int, str] = {}  # level -> "pos" | "neg"
         units: dict[int, str] = {}
-        table_col: int | None = None
+        table_col: tuple[int, int] | None = None
         for i, (block, bstart) in enumerate(zip(doc.blocks, doc.block_starts)):
             btext = block.text
             bend = bstart + len(btext)
@@ -346,7 +348,7 @@ class FindingExtractor:
                 # "……发现的主要问题：A；B" keeps what follows the colon.
                 prev_problem = False
                 continue
-            colon = re.search(r"(?:问题|如下|表现在|表现为|主要有)[：:]", sent)
+            colon = re.search(r"(?:问题|如下|表现在|表现为|主要有|不足|差距|短板|方面)[：:]", sent)
             if colon:
                 s = s + colon.end()
                 sent = text[s:e]
@@ -381,32 +383,48 @@ class FindingExtractor:
 
     # ------------------------------------------------------------------ tables
 
-    def _table_row(self, doc, block: Block, bstart: int, col: int | None, spans, headings, units, zones) -> int | None:
+    def _table_row(
+        self, doc, block: Block, bstart: int, cols: tuple[int, int] | None, spans, headings, units, zones
+    ) -> tuple[int, int] | None:
+        """One table row. ``cols`` = (problem column, unit column or -1), read from the header row."""
         cells = block.cells or []
-        header = col is None
-        if header:
-            # The first row of a table: pick the column that describes the problem.
-            for i, c in enumerate(cells):
-                if re.search(r"问题描述|问题表现|主要问题|问题内容|具体问题|存在问题|情况说明|描述", c):
-                    return i
-            for i, c in enumerate(cells):
-                if re.search(r"问题|内容|情况", c) and not re.search(r"类型|类别|金额|序号|单位", c):
-                    return i
-            if all(len(c) <= 8 for c in cells):
-                return -1  # header of a table we cannot read as problems
-            col = max(range(len(cells)), key=lambda i: len(cells[i])) if cells else -1
-        if col is None or col < 0 or col >= len(cells):
-            return col
+        if cols is None:
+            col, unit_col, first_is_data = self._table_header(cells)
+            cols = (col, unit_col)
+            if not first_is_data:
+                return cols
+        col, unit_col = cols
+        if col < 0 or col >= len(cells):
+            return cols
         zone = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
         offset = bstart + sum(len(c) + 1 for c in cells[:col])
         cell = cells[col]
         if zone != "neg" and (is_problem(cell) or (zone == "pos" and len(cell) >= 8)):
             s, e = _trim(doc.text, offset, offset + len(cell))
             if e - s >= 6:
-                unit = next((units[lv] for lv in sorted(units, reverse=True)), "")
+                unit = cells[unit_col] if 0 <= unit_col < len(cells) and cells[unit_col] else ""
+                unit = unit or next((units[lv] for lv in sorted(units, reverse=True)), "")
                 heading = " > ".join(headings[lv] for lv in sorted(headings))
                 spans.append(FindingSpan(s, e, block.page, unit, heading))
-        return col
+        return cols
+
+    @staticmethod
+    def _table_header(cells: list[str]) -> tuple[int, int, bool]:
+        """Problem column, unit column (-1 if none), and whether this first row is data (no header)."""
+        unit_col = next(
+            (i for i, c in enumerate(cells) if re.search(r"单位|部门|被审计|被巡察|被检查|对象", c) and len(c) <= 10),
+            -1,
+        )
+        for i, c in enumerate(cells):
+            if re.search(r"问题描述|问题表现|主要问题|问题内容|具体问题|存在问题|情况说明|描述", c):
+                return i, unit_col, False
+        for i, c in enumerate(cells):
+            if re.search(r"问题|内容|情况", c) and not re.search(r"类型|类别|金额|序号|单位|整改", c):
+                return i, unit_col, False
+        if all(len(c) <= 8 for c in cells):
+            return -1, -1, False  # header of a table we cannot read as problems
+        # no header row: the longest cell is the statement, and this row is data already
+        return (max(range(len(cells)), key=lambda i: len(cells[i])) if cells else -1), -1, True
 
 
 def extract_findings(doc: ParsedDocument) -> list[FindingSpan]:

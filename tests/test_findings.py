@@ -169,3 +169,41 @@ def test_is_problem_cues():
     assert not is_problem("加强往来款管理，抓紧清理暂付款项")
     assert not is_problem("审计结果表明，预算执行情况总体较好")
     assert not is_problem("同时，巡察也发现了一些问题")
+
+
+def test_colon_lead_in_and_also_found_phrases_are_not_part_of_findings():
+    got = findings_of(
+        """
+        巡察组指出，该局党组在落实管党治党责任方面存在不足：学习贯彻不够深入，研究部署不够；对下属单位监督乏力。
+        审计还发现，部分单位存在违规使用公务卡套现等问题，涉及金额56万元。
+        """
+    )
+    assert got == [
+        "学习贯彻不够深入，研究部署不够",
+        "对下属单位监督乏力",
+        "部分单位存在违规使用公务卡套现等问题，涉及金额56万元",
+    ]
+
+
+def test_table_with_unit_column_and_rectification_column():
+    text = (
+        "二、审计发现的主要问题\n序号\t被审计单位\t问题\t金额（万元）\t整改情况\n"
+        "1\t市水务局\t暂付款长期挂账未清理\t860\t已清理320万元"
+    )
+    blocks = [Block(x, 1, "row", x.split("\t")) if "\t" in x else Block(x) for x in text.splitlines()]
+    doc = finish(blocks, 1)
+    spans = extract_findings(doc)
+    assert [(doc.text[s.start : s.end], s.unit) for s in spans] == [("暂付款长期挂账未清理", "市水务局")]
+
+
+def test_rate_headline_with_detail_and_rectification_dropped():
+    got = findings_of(
+        """
+        1.项目支出预算执行率低。2023年该局项目支出预算执行率为58%。
+        2.结余资金未及时上缴。截至2023年底，236万元未按规定交回财政。审计指出后，该局已上缴结余资金236万元。
+        """
+    )
+    assert got == [
+        "项目支出预算执行率低。2023年该局项目支出预算执行率为58%",
+        "结余资金未及时上缴。截至2023年底，236万元未按规定交回财政",
+    ]
