@@ -195,12 +195,26 @@ def problems(
     for p in grouped.values():
         if len(p.findings) < min_size or len({f.issuer_kind for f in p.findings}) < min_bodies:
             continue
-        p.findings.sort(key=lambda f: (f.document, f.start))
+        _most_typical_first(ws, p)
         p.score = systemic_score(p.findings)
         p.span = describe_span(p.findings)
         out.append(p)
     out.sort(key=lambda p: (-p.score, -len(p.findings), p.id))
     return out
+
+
+def _most_typical_first(ws: Workspace, p: CommonProblem) -> None:
+    """Order a problem's findings by closeness to its centre, so exports quote typical statements."""
+    p.findings.sort(key=lambda f: (f.document, f.start))
+    if len(p.findings) < 3:
+        return
+    emb = _embeddings(ws, p.findings)
+    if emb is None:
+        return
+    centre = emb.mean(axis=0)
+    sims = emb @ centre
+    order = sorted(range(len(p.findings)), key=lambda i: (-round(float(sims[i]), 6), i))
+    p.findings = [p.findings[i] for i in order]
 
 
 def _passes(f: Finding, filters: dict | None) -> bool:
