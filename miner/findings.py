@@ -118,10 +118,10 @@ def _marker(text: str) -> tuple[int, int]:
     return 0, 0
 
 
-def is_problem(clause: str) -> bool:
+def is_problem(clause: str, min_len: int = 6) -> bool:
     """A clause states a problem: a deficiency cue and no remedy/plan/achievement cue."""
     c = clause.strip("，,。；;：: ")
-    if len(c) < 6 or not re.search(r"[\u4e00-\u9fff]", c):
+    if len(c) < min_len or not re.search(r"[\u4e00-\u9fff]", c):
         return False
     if NON_PROBLEM_CUES.search(c) or LEAD_IN.search(c) or BACKGROUND.search(c):
         return False
@@ -287,7 +287,7 @@ class FindingExtractor:
         sentences = _split_positions(text, start, end, SENTENCE_END)
         first = text[sentences[0][0] : sentences[0][1]]
         headline = first.rstrip("。")
-        if len(headline) > 60 or not is_problem(headline) or RUN_MARKER.search(first[2:]):
+        if len(headline) > 60 or not is_problem(headline, min_len=4) or RUN_MARKER.search(first[2:]):
             return None
         body: list[tuple[int, int]] = []
         for s, e in sentences[1:]:

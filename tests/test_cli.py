@@ -32,7 +32,8 @@ def test_findings_json_contract(ws: Path):
     assert len(items) >= 25
     for f in items:
         assert {"id", "document", "text", "page", "start", "end"} <= set(f)
-        assert f["document"].endswith(".txt")
+        assert f["document"].endswith((".txt", ".pdf", ".docx"))
+    assert {f["document"].rsplit(".", 1)[1] for f in items} == {"txt", "pdf", "docx"}
     trad = [f for f in items if f["document"].startswith("s06")]
     assert trad and "違規" in trad[0]["text"] and "违规" in trad[0]["text_normalised"]
     one = run(ws, "findings", "--document", "s01_audit_jiangzhou_water.txt", "--format", "json")
