@@ -51,8 +51,13 @@ DOCX_BODY = [
 
 
 def main() -> None:
-    make_pdf(HERE / "samples" / "s07_audit_jiangzhou_education.pdf", PDF_PAGES, title=PDF_TITLE,
-             header="江州市审计局", footer="第 {n} 页 共 {total} 页")
+    make_pdf(
+        HERE / "samples" / "s07_audit_jiangzhou_education.pdf",
+        PDF_PAGES,
+        title=PDF_TITLE,
+        header="江州市审计局",
+        footer="第 {n} 页 共 {total} 页",
+    )
     make_docx(HERE / "samples" / "s08_discipline_jiangzhou.docx", DOCX_BODY, title=DOCX_TITLE)
 
 

@@ -31,8 +31,13 @@ from miner.segment import _CJK_RUN, STOPWORDS, SYNONYMS, USERDICT, tokenize_for_
 MODELS = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS / "static-zh-e5"
 
-for _var, _val in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ORT_DISABLE_TELEMETRY", "1"),
-                   ("ANONYMIZED_TELEMETRY", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1")):
+for _var, _val in (
+    ("HF_HUB_OFFLINE", "1"),
+    ("TRANSFORMERS_OFFLINE", "1"),
+    ("ORT_DISABLE_TELEMETRY", "1"),
+    ("ANONYMIZED_TELEMETRY", "False"),
+    ("HF_HUB_DISABLE_TELEMETRY", "1"),
+):
     os.environ.setdefault(_var, _val)
 
 
@@ -133,8 +138,9 @@ class StaticEmbedder(Embedder):
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model loaded from a local directory (never from the hub)."""
 
-    def __init__(self, model_name_or_path: str | Path, device: str = "cpu", batch_size: int = 32,
-                 query_prompt: str | None = None):
+    def __init__(
+        self, model_name_or_path: str | Path, device: str = "cpu", batch_size: int = 32, query_prompt: str | None = None
+    ):
         from sentence_transformers import SentenceTransformer
 
         path = Path(model_name_or_path)
@@ -152,8 +158,13 @@ class SentenceTransformerEmbedder(Embedder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(list(texts), batch_size=self._batch, convert_to_numpy=True,
-                                  normalize_embeddings=True, show_progress_bar=False)
+        vecs = self._model.encode(
+            list(texts),
+            batch_size=self._batch,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
         return _l2(vecs)
 
     def encode_query(self, texts: list[str]) -> np.ndarray:

@@ -126,8 +126,10 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.float32)
         weighted = self.weighted_query(query, expand)
         total = np.zeros(len(self.ids), dtype=np.float32)
-        for share, index, q in ((WORD_SHARE, self._words, weighted),
-                                (1.0 - WORD_SHARE, self._chars, _char_query(weighted))):
+        for share, index, q in (
+            (WORD_SHARE, self._words, weighted),
+            (1.0 - WORD_SHARE, self._chars, _char_query(weighted)),
+        ):
             s = index.score(q)
             if mask is not None:
                 s[~mask] = 0.0
@@ -205,8 +207,14 @@ class _FilterColumns:
             if op in ("$in", "$nin"):
                 hit = np.isin(col, [float(v) for v in value]) & present
                 return hit if op == "$in" else ~hit
-            ops = {"$eq": np.equal, "$ne": np.not_equal, "$gt": np.greater, "$gte": np.greater_equal,
-                   "$lt": np.less, "$lte": np.less_equal}
+            ops = {
+                "$eq": np.equal,
+                "$ne": np.not_equal,
+                "$gt": np.greater,
+                "$gte": np.greater_equal,
+                "$lt": np.less,
+                "$lte": np.less_equal,
+            }
             if op not in ops:
                 raise ValueError(f"unknown filter operator {op!r}")
             with np.errstate(invalid="ignore"):
@@ -240,9 +248,16 @@ class HybridSearcher:
     Without a matrix (larger corpora) chroma's HNSW index with ``where`` filters serves.
     """
 
-    def __init__(self, embedder: Embedder | None, vectors: VectorStore | None, keyword: KeywordIndex,
-                 findings: Mapping[str, Finding], dense_share: float = DENSE_SHARE,
-                 candidates: int = CANDIDATES, matrix: np.ndarray | None = None):
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        vectors: VectorStore | None,
+        keyword: KeywordIndex,
+        findings: Mapping[str, Finding],
+        dense_share: float = DENSE_SHARE,
+        candidates: int = CANDIDATES,
+        matrix: np.ndarray | None = None,
+    ):
         self.embedder = embedder
         self.vectors = vectors
         self.keyword = keyword
@@ -267,8 +282,9 @@ class HybridSearcher:
             qvec = self.embedder.encode_expanded_query(query, terms)
         return self._rank(query, qvec, k, filters)
 
-    def similar(self, finding_id: str, k: int = 10, exclude_same_document: bool = True,
-                filters: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+    def similar(
+        self, finding_id: str, k: int = 10, exclude_same_document: bool = True, filters: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
         """Findings most like ``finding_id`` (never itself), by default only from other documents."""
         finding = self.findings.get(finding_id)
         if finding is None:
@@ -293,8 +309,15 @@ class HybridSearcher:
             return self.vectors.get_embeddings([finding_id]).get(finding_id)
         return None
 
-    def _rank(self, query: str, qvec: np.ndarray | None, k: int, filters: Mapping[str, Any] | None,
-              exclude: set[str] | None = None, expand: bool = True) -> list[tuple[str, float]]:
+    def _rank(
+        self,
+        query: str,
+        qvec: np.ndarray | None,
+        k: int,
+        filters: Mapping[str, Any] | None,
+        exclude: set[str] | None = None,
+        expand: bool = True,
+    ) -> list[tuple[str, float]]:
         mask = self._columns.mask(filters)
         if exclude:
             mask = np.ones(len(self.keyword), dtype=bool) if mask is None else mask.copy()
@@ -315,14 +338,19 @@ class HybridSearcher:
         # final guard: only indexed findings that pass the filters (chroma may hold extra ids)
         rows = self.keyword.row
         ranked = sorted(
-            ((fid, s) for fid, s in scores.items()
-             if fid in rows and (mask is None or mask[rows[fid]])),
+            ((fid, s) for fid, s in scores.items() if fid in rows and (mask is None or mask[rows[fid]])),
             key=lambda x: (-x[1], x[0]),
         )
         return ranked[:k]
 
-    def _dense_candidates(self, qvec: np.ndarray, n_cand: int, filters: Mapping[str, Any] | None,
-                          mask: np.ndarray | None, exclude: set[str]) -> tuple[list[tuple[str, float]], Any]:
+    def _dense_candidates(
+        self,
+        qvec: np.ndarray,
+        n_cand: int,
+        filters: Mapping[str, Any] | None,
+        mask: np.ndarray | None,
+        exclude: set[str],
+    ) -> tuple[list[tuple[str, float]], Any]:
         """Top dense (id, cosine) among allowed findings, and a function giving any id's cosine."""
         ids, rows = self.keyword.ids, self.keyword.row
         if self.matrix is not None:
@@ -335,8 +363,15 @@ class HybridSearcher:
         vectors = self.vectors
         return hits, lambda fids: {f: float(v @ qvec) for f, v in vectors.get_embeddings(list(fids)).items()}
 
-    def _add_dense(self, qvec: np.ndarray, n_cand: int, filters: Mapping[str, Any] | None,
-                   mask: np.ndarray | None, scores: dict[str, float], exclude: set[str]) -> None:
+    def _add_dense(
+        self,
+        qvec: np.ndarray,
+        n_cand: int,
+        filters: Mapping[str, Any] | None,
+        mask: np.ndarray | None,
+        scores: dict[str, float],
+        exclude: set[str],
+    ) -> None:
         hits, cosine_of = self._dense_candidates(qvec, n_cand, filters, mask, exclude)
         if not hits:
             return
@@ -376,8 +411,12 @@ def _as_dict(findings: Iterable[Finding] | Mapping[str, Finding]) -> dict[str, F
     return {f.id: f for f in findings}
 
 
-def build_index(findings: Iterable[Finding] | Mapping[str, Finding], embedder: Embedder | None,
-                workspace_dir: str | Path, batch_size: int = 512) -> HybridSearcher:
+def build_index(
+    findings: Iterable[Finding] | Mapping[str, Finding],
+    embedder: Embedder | None,
+    workspace_dir: str | Path,
+    batch_size: int = 512,
+) -> HybridSearcher:
     """(Re)build the search index of a workspace and return a ready searcher.
 
     Incremental for vectors: only findings whose text or metadata is new or changed are
@@ -427,14 +466,23 @@ def build_index(findings: Iterable[Finding] | Mapping[str, Finding], embedder: E
         for row, fid in enumerate(ids):
             matrix[row] = stored[fid]
         np.save(root / MATRIX, matrix)
-    manifest = {"model_id": model_id, "dim": embedder.dim if embedder else None, "count": len(ids),
-                "word_share": WORD_SHARE, "dense_share": DENSE_SHARE}
+    manifest = {
+        "model_id": model_id,
+        "dim": embedder.dim if embedder else None,
+        "count": len(ids),
+        "word_share": WORD_SHARE,
+        "dense_share": DENSE_SHARE,
+    }
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return HybridSearcher(embedder, vectors, keyword, by_id, matrix=matrix)
 
 
-def load_searcher(workspace_dir: str | Path, embedder: Embedder | None,
-                  findings: Iterable[Finding] | Mapping[str, Finding], open_vectors: bool = False) -> HybridSearcher:
+def load_searcher(
+    workspace_dir: str | Path,
+    embedder: Embedder | None,
+    findings: Iterable[Finding] | Mapping[str, Finding],
+    open_vectors: bool = False,
+) -> HybridSearcher:
     """Open the index that :func:`build_index` wrote; raises if it was built with another model.
 
     ``findings`` supplies texts and filter metadata (normally the workspace's finding store).
@@ -460,5 +508,11 @@ def load_searcher(workspace_dir: str | Path, embedder: Embedder | None,
             vectors = VectorStore(root / "chroma", embedder.dim, embedder.model_id)
     elif embedder is not None:
         embedder = None
-    return HybridSearcher(embedder, vectors, keyword, _as_dict(findings),
-                          dense_share=float(manifest.get("dense_share", DENSE_SHARE)), matrix=matrix)
+    return HybridSearcher(
+        embedder,
+        vectors,
+        keyword,
+        _as_dict(findings),
+        dense_share=float(manifest.get("dense_share", DENSE_SHARE)),
+        matrix=matrix,
+    )

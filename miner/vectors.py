@@ -95,8 +95,9 @@ class VectorStore:
     def count(self) -> int:
         return int(self._col.count())
 
-    def upsert(self, ids: Sequence[str], embeddings: np.ndarray,
-               metadatas: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def upsert(
+        self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
         """Insert or replace vectors, in batches below chroma's maximum batch size."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or emb.shape[1] != self.dim or len(ids) != emb.shape[0]:
@@ -130,13 +131,15 @@ class VectorStore:
                 out[fid] = np.asarray(vec, dtype=np.float32)
         return out
 
-    def query(self, embedding: np.ndarray, k: int = 10,
-              filters: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query(
+        self, embedding: np.ndarray, k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
         """Top-k (id, cosine similarity) for one query vector, metadata filters applied first."""
         n = self.count()
         if n == 0 or k <= 0:
             return []
         vec = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
-        res = self._col.query(query_embeddings=vec, n_results=min(k, n), where=build_where(filters),
-                              include=["distances"])
+        res = self._col.query(
+            query_embeddings=vec, n_results=min(k, n), where=build_where(filters), include=["distances"]
+        )
         return [(fid, 1.0 - float(d)) for fid, d in zip(res["ids"][0], res["distances"][0], strict=True)]

@@ -117,8 +117,9 @@ def main() -> None:
 
     tok = get_tokenizer()
     total = float(tok.total)
-    weights = np.array([args.sif_a / (args.sif_a + max(tok.FREQ.get(w, 0), 1) / total) for w in vocab],
-                       dtype=np.float32)
+    weights = np.array(
+        [args.sif_a / (args.sif_a + max(tok.FREQ.get(w, 0), 1) / total) for w in vocab], dtype=np.float32
+    )
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

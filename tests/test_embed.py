@@ -41,11 +41,13 @@ def test_default_vectors_are_normalised_float32(default):
 
 
 def test_default_is_semantic(default):
-    a, b, c = default.encode([
-        "暂付款长期挂账未清理，部分款项账龄超过5年",
-        "其他应收款余额过大，往来款项清理不及时",
-        "干部选拔任用程序不规范，档案审核把关不严",
-    ])
+    a, b, c = default.encode(
+        [
+            "暂付款长期挂账未清理，部分款项账龄超过5年",
+            "其他应收款余额过大，往来款项清理不及时",
+            "干部选拔任用程序不规范，档案审核把关不严",
+        ]
+    )
     assert _cos(a, b) > _cos(a, c) + 0.1
     car, private, meal = default.encode(["公务用车管理不规范", "公车私用问题", "公款吃喝问题"])
     assert _cos(car, private) > _cos(car, meal)
@@ -128,12 +130,19 @@ def tiny_st_model(tmp_path_factory):
     bert_dir = root / "bert"
     bert_dir.mkdir()
     chars = sorted(set("往来款长期挂账未清理公车私用违规发放津贴补贴资产闲置审计巡察问题单位部门"))
-    (bert_dir / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n",
-                                        encoding="utf-8")
+    (bert_dir / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8"
+    )
     tokenizer = BertTokenizerFast(vocab_file=str(bert_dir / "vocab.txt"))
     tokenizer.save_pretrained(str(bert_dir))
-    config = BertConfig(vocab_size=5 + len(chars), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=5 + len(chars),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(str(bert_dir))
     word = Transformer(str(bert_dir), max_seq_length=48)
     pooling = Pooling(word.get_embedding_dimension(), pooling_mode="mean")

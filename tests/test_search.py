@@ -30,8 +30,17 @@ ROWS = [
 
 def _findings() -> dict[str, Finding]:
     return {
-        fid: Finding(id=fid, document=doc, doc_id=doc.split(".")[0], text=text, issuer_kind=kind, year=year,
-                     issuer=f"{kind}-issuer", unit=f"unit-{doc[0]}", batch_id="b1" if year < 2024 else "b2")
+        fid: Finding(
+            id=fid,
+            document=doc,
+            doc_id=doc.split(".")[0],
+            text=text,
+            issuer_kind=kind,
+            year=year,
+            issuer=f"{kind}-issuer",
+            unit=f"unit-{doc[0]}",
+            batch_id="b1" if year < 2024 else "b2",
+        )
         for fid, doc, kind, year, text in ROWS
     }
 
@@ -192,8 +201,11 @@ def test_chroma_path_agrees_with_exact_matrix_path(searcher):
     assert searcher.matrix is not None
     chroma_only = HybridSearcher(searcher.embedder, searcher.vectors, searcher.keyword, searcher.findings)
     assert chroma_only.matrix is None and chroma_only.dense_share == searcher.dense_share
-    for query, flt in (("公车私用", None), ("往来款挂账", {"issuer_kind": ["audit", "congress"]}),
-                       ("违规发放", {"year": 2024})):
+    for query, flt in (
+        ("公车私用", None),
+        ("往来款挂账", {"issuer_kind": ["audit", "congress"]}),
+        ("违规发放", {"year": 2024}),
+    ):
         exact = searcher.search(query, k=5, filters=flt)
         ann = chroma_only.search(query, k=5, filters=flt)
         assert _ids(ann) == _ids(exact)
