@@ -655,7 +655,7 @@ def _clean_clause(clause: str) -> str:
     clause = re.sub(r"^对", "", clause)
     for _ in range(2):  # "青山县" then "某卫生院"
         bare = _UNIT_LEAD.sub("", clause)
-        if len(bare) >= 6:
+        if len(bare) >= 6 and bare[0] not in "组站所队部处科室":  # "理论学习中心组" is not a unit
             clause = bare
     clause = re.sub(r"^(?:的|在|将|把|对|由)", "", clause)
     clause = re.sub(r"^(?:部分|个别|一些|有的|仍有|存在|均)+", "", clause)
@@ -714,10 +714,11 @@ def name_cluster(
             toks = [w for w in tokenize(clause) if len(w) >= 2 and _CJK_RUN.fullmatch(w)]
             if not toks:
                 continue
-            consensus = sum(share[w] / n for w in toks) / math.sqrt(len(toks))
+            # mean share, with a mild preference for clauses of a few words over a single one
+            consensus = sum(share[w] / n for w in toks) / len(toks) * (1 + 0.15 * min(len(toks), 4))
             score = (
                 consensus
-                + sum(v for w, v in weight.items() if w in clause)
+                + 0.6 * min(1.5, sum(v for w, v in weight.items() if w in clause))
                 + 0.3 * bool(_DEFICIENCY.search(clause))
                 - 0.4 * (len(clause) > max_chars)
                 - 0.3 * (len(clause) < 6)
