@@ -783,9 +783,9 @@ def describe_span(findings: Sequence[Finding]) -> str:
     if kind_names:
         parts.append("、".join(kind_names))
     units = _distinct([f.unit for f in findings])
-    if units:
+    if units and all(f.unit for f in findings):
         parts.append(f"{len(units)} 个单位")
-    else:
+    else:  # some units unknown: counting the named ones would understate the spread
         docs = _distinct([f.doc_id or f.document for f in findings])
         if docs:
             parts.append(f"{len(docs)} 份报告")
