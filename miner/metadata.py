@@ -72,6 +72,9 @@ _UNIT_PATTERNS = [
 ]
 
 
+_SALUTATION = re.compile(r"([\u4e00-\u9fff（）、]{2,30}?(?:人民政府|政府|局|委员会|委|办公室|部门|单位|公司))[：:]")
+
+
 def _title(doc: ParsedDocument) -> str:
     titles = [b.text for b in doc.blocks[:8] if b.kind == "title"]
     keywords = re.compile(r"报告|意见|通报|公告|结果|情况|决定|问题")
@@ -167,6 +170,13 @@ def infer_metadata(doc: ParsedDocument, filename: str = "") -> DocumentMeta:
                     units.append(unit)
         if units:
             break
+    if not units:
+        # 审议意见 and 通报 address the supervised body in a salutation line: "市人民政府："
+        for text in head[1:]:
+            m = _SALUTATION.fullmatch(text)
+            if m and not re.search(r"主任|委员们|各位", m.group(1)):
+                units.append(m.group(1))
+                break
     meta.units = units
     return meta
 

@@ -70,3 +70,8 @@ def test_overrides_and_sidecar(tmp_path: Path):
     assert load_sidecar(tmp_path / "m.csv") == {"a.pdf": {"issuer_kind": "audit", "year": "2022"}}
     (tmp_path / "m.json").write_text(json.dumps([{"file": "dir/b.pdf", "issuer": "某局"}]), encoding="utf-8")
     assert load_sidecar(tmp_path / "m.json") == {"b.pdf": {"issuer": "某局"}}
+
+
+def test_unit_from_salutation_line():
+    m = meta_of(["江州市人大常委会关于审计工作报告的审议意见", "江人常办发〔2024〕28号", "市人民政府：", "会议认为……"])
+    assert m.units == ["市人民政府"] and m.issuer_kind == "congress"
