@@ -324,20 +324,31 @@ class Catalogue:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-@contextmanager
-def write_lock(workspace: Path) -> Iterator[None]:
-    """Hold the workspace's single-writer lock (chromadb tolerates one writing process)."""
+def acquire_write_lock(workspace: Path) -> int:
+    """Take the workspace's single-writer lock; returns the descriptor to release."""
     workspace.mkdir(parents=True, exist_ok=True)
     fd = os.open(workspace / ".write.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise WorkspaceBusy(
-                f"another miner process is writing to {workspace}; wait for it to finish "
-                "(one writer per workspace; use the API server for concurrent access)"
-            ) from exc
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        raise WorkspaceBusy(
+            f"another miner process is writing to {workspace} (an ingest, or `miner serve`); wait for it, "
+            "or go through the API when a server runs (one writer per workspace)"
+        ) from exc
+    return fd
+
+
+def release_write_lock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+
+
+@contextmanager
+def write_lock(workspace: Path) -> Iterator[None]:
+    """Hold the workspace's single-writer lock (chromadb tolerates one writing process)."""
+    fd = acquire_write_lock(workspace)
+    try:
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        release_write_lock(fd)

@@ -132,3 +132,16 @@ def test_access_tokens_limit_what_users_see(tmp_path):
             assert {f["issuer_kind"] for f in cl["findings"]} <= {"audit", "congress"}
         assert c.post("/batches", files=files[:1], headers=h).status_code == 403
         assert c.post("/batches", files=files[:1], headers={"Authorization": f"Bearer {admin}"}).status_code == 201
+
+
+def test_server_is_the_only_writer(tmp_path):
+    from miner.store import WorkspaceBusy, write_lock
+
+    ws = tmp_path / "ws"
+    app = create_app(ws, Settings(workspace=ws))
+    with TestClient(app):
+        with pytest.raises(WorkspaceBusy, match="miner serve"):
+            with write_lock(ws):
+                pass
+    with write_lock(ws):  # released when the server stops
+        pass
