@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # PDF pages with at least this many vector path objects are checked for ruled tables
     # with pdfplumber; all other pages take the much faster pypdfium2 text path.
     table_path_objects: int = 6
+    # Scanned PDFs: "auto" runs Tesseract (chi_sim) when it is installed, "off" reports them.
+    ocr: str = "auto"
     # Upload limits for the API.
     max_upload_mb: int = 50
     max_files_per_batch: int = 500

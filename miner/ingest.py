@@ -45,6 +45,7 @@ class ParsedDocument:
     source_text: str = ""  # same as text but in the script as published
     block_starts: list[int] = field(default_factory=list)
     traditional: bool = False
+    ocr: bool = False  # text came from OCR of a scan: quotes need checking against the image
 
     def page_at(self, offset: int) -> int:
         """Page on which the character at ``offset`` lies."""
@@ -522,9 +523,66 @@ def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
     return blocks
 
 
-def read_pdf(path: Path, table_path_objects: int = 6) -> ParsedDocument:
-    """Read a text-based PDF; raise IngestError for scanned, encrypted or broken files."""
+def ocr_available() -> bool:
+    """Tesseract with its Simplified Chinese model is installed (apt tesseract-ocr-chi-sim)."""
+    global _ocr_ok
+    if _ocr_ok is None:
+        import shutil
+        import subprocess
+
+        _ocr_ok = False
+        if shutil.which("tesseract"):
+            langs = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30)
+            _ocr_ok = "chi_sim" in (langs.stdout + langs.stderr).split()
+    return _ocr_ok
+
+
+_ocr_ok: bool | None = None
+
+
+def _ocr_page(page, page_no: int, height: float, dpi: int = 300) -> list[_Line]:
+    """Lines of a scanned page from Tesseract's word boxes (TSV), in PDF points."""
+    import subprocess
+
+    scale = dpi / 72
+    image = page.render(scale=scale, grayscale=True).to_pil()
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    proc = subprocess.run(
+        ["tesseract", "stdin", "stdout", "-l", "chi_sim", "--dpi", str(dpi), "tsv"],
+        input=buf.getvalue(),
+        capture_output=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise IngestError(f"OCR failed: {proc.stderr.decode('utf-8', 'replace')[-200:]} / OCR 识别失败")
+    words: dict[tuple, list] = {}
+    for row in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or not cols[11].strip() or cols[0] != "5":
+            continue
+        key = (int(cols[2]), int(cols[3]), int(cols[4]))
+        left, top, width, h = (int(c) / scale for c in cols[6:10])
+        words.setdefault(key, []).append((left, top, left + width, top + h, cols[11]))
+    lines = []
+    for parts in words.values():
+        parts.sort()
+        text = "".join(p[4] for p in parts)
+        top = min(p[1] for p in parts)
+        bottom = max(p[3] for p in parts)
+        lines.append(_Line(text, parts[0][0], max(p[2] for p in parts), top, bottom, page_no, None, height))
+    return sorted(lines, key=lambda ln: ln.top)
+
+
+def read_pdf(path: Path, table_path_objects: int = 6, ocr: str = "auto") -> ParsedDocument:
+    """Read a PDF; scanned pages go through OCR when Tesseract is installed (``ocr="auto"``).
+
+    Raises IngestError for encrypted or broken files, and for scans when OCR is off or absent.
+    """
     pdf = _pdf_open(path)
+    ocr_used = False
     try:
         n_pages = len(pdf)
         if n_pages == 0:
@@ -539,8 +597,12 @@ def read_pdf(path: Path, table_path_objects: int = 6) -> ParsedDocument:
             if not lines:
                 import pypdfium2.raw as pdfium_c
 
-                images += sum(1 for o in page.get_objects(max_depth=1) if o.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
-            if lines and _is_table_page(page, table_path_objects):
+                n_images = sum(1 for o in page.get_objects(max_depth=1) if o.type == pdfium_c.FPDF_PAGEOBJ_IMAGE)
+                images += n_images
+                if n_images and ocr == "auto" and ocr_available():
+                    lines = _ocr_page(page, i + 1, height)
+                    ocr_used = ocr_used or bool(lines)
+            if lines and not ocr_used and _is_table_page(page, table_path_objects):
                 hs, vs = _ruling_lines(page, height)
                 rows, boxes = _grid_tables(chars, hs, vs, i + 1, height)
                 if not rows and len(hs) >= 3:
@@ -553,13 +615,20 @@ def read_pdf(path: Path, table_path_objects: int = 6) -> ParsedDocument:
     finally:
         pdf.close()
     if not any(pages):
+        if images and ocr == "auto" and ocr_available():
+            raise IngestError("scanned PDF: OCR found no text / 扫描件经 OCR 未识别出文字")
         if images:
-            raise IngestError("scanned PDF without a text layer, needs OCR / 扫描件没有文字层，需要先做 OCR")
+            raise IngestError(
+                "scanned PDF without a text layer, needs OCR (install tesseract-ocr-chi-sim) / "
+                "扫描件没有文字层，需要先做 OCR"
+            )
         raise IngestError("PDF contains no text / PDF 中没有文字")
     pages = _drop_running_lines(pages)
     pages = _drop_repeated_table_headers(pages)
     blocks = _lines_to_blocks([ln for lines in pages for ln in lines])
-    return finish(blocks, n_pages)
+    doc = finish(blocks, n_pages)
+    doc.ocr = ocr_used
+    return doc
 
 
 def _inside(ln: _Line, boxes: list[tuple]) -> bool:
@@ -655,11 +724,11 @@ def read_txt(path: Path) -> ParsedDocument:
     return finish(blocks, raw.count("\f") + 1)
 
 
-def read_document(path: Path, table_path_objects: int = 6) -> ParsedDocument:
+def read_document(path: Path, table_path_objects: int = 6, ocr: str = "auto") -> ParsedDocument:
     """Dispatch on the file suffix; unknown suffixes are an IngestError."""
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return read_pdf(path, table_path_objects)
+        return read_pdf(path, table_path_objects, ocr)
     if suffix == ".docx":
         return read_docx(path)
     if suffix == ".txt":

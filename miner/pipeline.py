@@ -66,10 +66,10 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def parse_file(path: str, sha256: str, table_path_objects: int = 6) -> Parsed:
+def parse_file(path: str, sha256: str, table_path_objects: int = 6, ocr: str = "auto") -> Parsed:
     """Read one file and split it into findings; never raises for bad input."""
     try:
-        doc = read_document(Path(path), table_path_objects)
+        doc = read_document(Path(path), table_path_objects, ocr)
         meta = infer_metadata(doc, Path(path).name)
         spans = extract_findings(doc)
         return Parsed(path, sha256, doc, meta, spans)
@@ -135,7 +135,7 @@ def ingest(
         todo.append((f, digest))
 
     settings = ws.settings
-    results = _parse_all(todo, settings.table_path_objects, workers)
+    results = _parse_all(todo, settings.table_path_objects, settings.ocr, workers)
     new_ids: list[str] = []
     for parsed in results:
         f = Path(parsed.path)
@@ -158,7 +158,15 @@ def ingest(
             text=parsed.doc.text,
             source_text=parsed.doc.source_text,
             spans=parsed.spans,
-            batch_file=BatchFile(f.name, str(f), "ok", "", parsed.sha256, doc_id, len(parsed.spans)),
+            batch_file=BatchFile(
+                f.name,
+                str(f),
+                "ok",
+                "read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件" if parsed.doc.ocr else "",
+                parsed.sha256,
+                doc_id,
+                len(parsed.spans),
+            ),
         )
         new_ids.append(doc_id)
         _note(progress, f.name, "ok")
@@ -176,7 +184,9 @@ def _note(progress: Callable[[str, str], None] | None, name: str, status: str) -
         progress(name, status)
 
 
-def _parse_all(todo: list[tuple[Path, str]], table_path_objects: int, workers: int | None) -> Iterable[Parsed]:
+def _parse_all(
+    todo: list[tuple[Path, str]], table_path_objects: int, ocr: str, workers: int | None
+) -> Iterable[Parsed]:
     """Parse files, in worker processes when there are enough of them to pay off."""
     if workers is None:
         import os
@@ -184,7 +194,7 @@ def _parse_all(todo: list[tuple[Path, str]], table_path_objects: int, workers: i
         workers = min(len(todo) // 4, os.cpu_count() or 1)
     if workers <= 1 or len(todo) < 4:
         for f, digest in todo:
-            yield parse_file(str(f), digest, table_path_objects)
+            yield parse_file(str(f), digest, table_path_objects, ocr)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(
@@ -192,6 +202,7 @@ def _parse_all(todo: list[tuple[Path, str]], table_path_objects: int, workers: i
             [str(f) for f, _ in todo],
             [d for _, d in todo],
             [table_path_objects] * len(todo),
+            [ocr] * len(todo),
             chunksize=2,
         )
 

@@ -9,6 +9,10 @@ command -v "$PY" >/dev/null || PY=python3
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
     fc-list 2>/dev/null | grep -qi "wqy" || need+=(fonts-wqy-zenhei)
+    # OCR of scanned PDFs (optional at run time; miner reports scans clearly without it)
+    if [ "${MINER_WITH_OCR:-1}" = 1 ] && ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then
+        need+=(tesseract-ocr tesseract-ocr-chi-sim)
+    fi
     if [ "${MINER_WITH_LIBREOFFICE:-1}" = 1 ] && ! command -v soffice >/dev/null; then
         need+=(libreoffice-writer-nogui)
     fi

@@ -134,7 +134,42 @@ def test_image_only_pdf_needs_ocr(tmp_path: Path):
     out = tmp_path / "scan.pdf"
     pdf.output(str(out))
     with pytest.raises(IngestError, match="scanned.*OCR"):
+        read_document(out, ocr="off")
+    with pytest.raises(IngestError, match="scanned"):  # with OCR: a blank scan yields no text
         read_document(out)
+
+
+def test_scanned_pdf_read_by_ocr(tmp_path: Path):
+    from conftest import cjk_font
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw, ImageFont
+
+    from miner.ingest import ocr_available
+
+    if not ocr_available():
+        pytest.skip("Tesseract with chi_sim is not installed (scripts/setup.sh installs it)")
+    lines = [
+        "关于某局的审计结果公告",
+        "一、审计发现的主要问题",
+        "（一）暂付款长期挂账未清理。",
+        "（二）违规发放津贴补贴。",
+    ]
+    img = Image.new("L", (1654, 1100), color=255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(cjk_font(), 44)
+    for i, line in enumerate(lines):
+        draw.text((150, 150 + i * 110), line, font=font, fill=0)
+    png = tmp_path / "page.png"
+    img.save(png)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(str(png), x=0, y=0, w=210)
+    out = tmp_path / "scan.pdf"
+    pdf.output(str(out))
+    doc = read_document(out)
+    assert doc.ocr
+    text = doc.text.replace(" ", "")
+    assert "暂付款长期挂账未清理" in text and "违规发放津贴补贴" in text
 
 
 def test_unsupported_suffix(tmp_path: Path):
