@@ -29,7 +29,8 @@ class Workspace:
     def __init__(self, root: Path | None = None, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.root = Path(root or self.settings.workspace).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Reports are sensitive: a new workspace is readable by its owner only.
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.catalogue = Catalogue(self.root / "catalogue.sqlite")
 
     def close(self) -> None:

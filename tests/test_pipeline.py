@@ -96,3 +96,8 @@ def test_batch_overrides_apply(tmp_path: Path, batch_dir: Path):
     ingest(ws, [batch_dir / "notes.txt"], overrides={"issuer_kind": "congress", "year": 2021}, index=False)
     f = ws.catalogue.findings()[0]
     assert (f.issuer_kind, f.year) == ("congress", 2021)
+
+
+def test_new_workspace_is_private(tmp_path: Path):
+    ws = Workspace(tmp_path / "private")
+    assert (ws.root.stat().st_mode & 0o077) == 0
