@@ -181,13 +181,18 @@ def problems(
     cat = ws.catalogue
     by_id = {f.id: f for f in cat.findings()}
     rows = cat.db.execute(
-        "SELECT c.id, c.label, c.keywords, c.note, m.finding_id FROM clusters c"
+        "SELECT c.id, c.label, c.keywords, c.note, c.label_locked, m.finding_id FROM clusters c"
         " JOIN cluster_members m ON m.cluster_id = c.id ORDER BY c.id, m.finding_id"
     ).fetchall()
     grouped: dict[str, CommonProblem] = {}
-    for cid, label, keywords, note, fid in rows:
+    hidden: set[str] = set()
+    locked: set[str] = set()
+    for cid, label, keywords, note, is_locked, fid in rows:
         f = by_id.get(fid)
+        if is_locked:
+            locked.add(cid)
         if f is None or not _passes(f, filters):
+            hidden.add(cid)
             continue
         p = grouped.setdefault(cid, CommonProblem(id=cid, label=label, keywords=json.loads(keywords), note=note))
         p.findings.append(f)
@@ -195,6 +200,11 @@ def problems(
     for p in grouped.values():
         if len(p.findings) < min_size or len({f.issuer_kind for f in p.findings}) < min_bodies:
             continue
+        if p.id in hidden and p.id not in locked and filters and "issuer_kind" in filters:
+            # Restricted to some kinds of report (access scope or filter): name the problem from the
+            # findings shown, so no wording of a report outside the selection leaks into the label.
+            named = name_cluster([f.text for f in p.findings], _embeddings(ws, p.findings))
+            p.label, p.keywords = named.headline, named.keywords
         _most_typical_first(ws, p)
         p.score = systemic_score(p.findings)
         p.span = describe_span(p.findings)

@@ -130,6 +130,9 @@ def test_access_tokens_limit_what_users_see(tmp_path):
         assert hits and {x["issuer_kind"] for x in hits} <= {"audit", "congress"}
         for cl in c.get("/clusters", headers=h).json():
             assert {f["issuer_kind"] for f in cl["findings"]} <= {"audit", "congress"}
+            visible = "".join(f["text_normalised"] for f in cl["findings"])
+            assert all(ch in visible for ch in cl["label"] if "\u4e00" <= ch <= "\u9fff"), cl["label"]
+            assert all(w in visible for w in cl["keywords"])
         assert c.post("/batches", files=files[:1], headers=h).status_code == 403
         assert c.post("/batches", files=files[:1], headers={"Authorization": f"Bearer {admin}"}).status_code == 201
 

@@ -132,3 +132,16 @@ def test_subset_filters(ws: Workspace):
     assert only_audit and all(f.issuer_kind == "audit" for p in only_audit for f in p.findings)
     assert problems.problems(ws, min_bodies=3)  # the receivables problem spans three bodies
     assert not problems.problems(ws, min_bodies=4)
+
+
+def test_label_of_a_restricted_view_comes_from_visible_findings(ws: Workspace):
+    rec = cluster_of(ws, "暂收暂付款长期挂账")
+    secret = "仅见于人大报告的措辞"
+    ws.catalogue.db.execute("UPDATE clusters SET label=?, keywords='[\"措辞\"]' WHERE id=?", (secret, rec.id))
+    ws.catalogue.db.commit()
+    seen = next(p for p in problems.problems(ws, filters={"issuer_kind": ["audit", "inspection"]}) if p.id == rec.id)
+    visible = "".join(f.text for f in seen.findings)
+    assert seen.label != secret and "措辞" not in seen.keywords
+    assert all(ch in visible for ch in seen.label)
+    full = next(p for p in problems.problems(ws) if p.id == rec.id)
+    assert full.label == secret  # unrestricted views keep the stored name
