@@ -265,10 +265,14 @@ class Catalogue:
     # ------------------------------------------------------------------ findings
 
     def findings(self, document: str | None = None, ids: list[str] | None = None) -> list[Finding]:
-        """Findings with their document's metadata, in document and reading order."""
+        """Findings with their document's metadata, in document and reading order.
+
+        Document texts are read once per document, not once per finding: the texts are
+        by far the largest thing in the catalogue.
+        """
         sql = (
-            'SELECT f.id, f.document_id, f.start, f."end", f.page, f.unit, f.heading, d.name, d.text,'
-            " d.source_text, d.issuer_kind, d.issuer, d.year, d.units, d.batch_id"
+            'SELECT f.id, f.document_id, f.start, f."end", f.page, f.unit, f.heading, d.name,'
+            " d.issuer_kind, d.issuer, d.year, d.units, d.batch_id"
             " FROM findings f JOIN documents d ON d.id = f.document_id"
         )
         args: list = []
@@ -282,10 +286,18 @@ class Catalogue:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY d.name, f.seq"
+        rows = self.db.execute(sql, args).fetchall()
+        doc_ids = sorted({r["document_id"] for r in rows})
+        texts = {
+            d: (t, src)
+            for d, t, src in self.db.execute(
+                f"SELECT id, text, source_text FROM documents WHERE id IN ({','.join('?' * len(doc_ids))})", doc_ids
+            )
+        }
         out = []
-        texts: dict[str, tuple[str, str]] = {}
-        for r in self.db.execute(sql, args):
-            text = r["text"]
+        sources: dict[str, str] = {}
+        for r in rows:
+            text, source = texts[r["document_id"]]
             out.append(
                 Finding(
                     id=r["id"],
@@ -303,15 +315,18 @@ class Catalogue:
                     batch_id=r["batch_id"],
                 )
             )
-            texts[r["id"]] = (r["source_text"][r["start"] : r["end"]], text)
-        self._source_texts = texts
+            sources[r["id"]] = source[r["start"] : r["end"]]
+        self._source_texts = sources
         return out
 
     def source_text(self, finding_id: str) -> str | None:
-        """The finding in the script it was published in (Traditional stays Traditional)."""
+        """The finding in the script it was published in (Traditional stays Traditional).
+
+        Answered from the last :meth:`findings` call when it covered this finding.
+        """
         cached = getattr(self, "_source_texts", {}).get(finding_id)
         if cached:
-            return cached[0]
+            return cached
         row = self.db.execute(
             'SELECT d.source_text, f.start, f."end" FROM findings f JOIN documents d ON d.id=f.document_id'
             " WHERE f.id=?",
