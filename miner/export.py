@@ -20,7 +20,7 @@ FORMATS = ("xlsx", "docx", "md", "json")
 _ALIASES = {"markdown": "md", "excel": "xlsx", "word": "docx"}
 DEFAULT_NAMES = {
     "xlsx": "共性问题清单",
-    "docx": "共性问题专报",
+    "docx": "共性问题专报（初稿）",
     "md": "共性问题清单",
     "json": "共性问题清单",
 }
@@ -62,7 +62,7 @@ def export(
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     out = Path(out)
     if out.is_dir():
-        out = out / f"{DEFAULT_NAMES[fmt]}.{fmt}"
+        out = out / default_filename(fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     selected = select(problems, min_bodies=min_bodies)
     today = generated_at or date.today()
@@ -74,6 +74,11 @@ def export(
     }[fmt]
     writer(selected, out, title=title, min_bodies=min_bodies, generated_at=today)
     return out
+
+
+def default_filename(fmt: str) -> str:
+    """File name an export takes when only a folder is given, e.g. 共性问题清单.xlsx."""
+    return f"{DEFAULT_NAMES[fmt]}.{fmt}"
 
 
 def select(problems: Iterable[CommonProblem], *, min_bodies: int = 1) -> list[CommonProblem]:

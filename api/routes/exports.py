@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, UserDep, scope_kinds
 from miner import problems
-from miner.export import export
-from miner.pipeline import make_filters
+from miner.export import default_filename, export
+from miner.pipeline import as_published, make_filters
 
 router = APIRouter(tags=["exports"])
 MEDIA = {
@@ -21,12 +22,6 @@ MEDIA = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "md": "text/markdown; charset=utf-8",
     "json": "application/json",
-}
-NAMES = {
-    "xlsx": "共性问题清单.xlsx",
-    "docx": "共性问题专报（初稿）.docx",
-    "md": "共性问题清单.md",
-    "json": "共性问题清单.json",
 }
 
 
@@ -51,12 +46,9 @@ async def get_export(
         flt = make_filters(
             ws.catalogue.findings(), issuer_kind=scope_kinds(user, issuer_kind), year=year, unit=unit, batch=batch
         )
-        items = problems.problems(ws, filters=flt, min_bodies=min_bodies)
-        for p in items:
-            for f in p.findings:
-                f.text = ws.catalogue.source_text(f.id) or f.text
+        items = as_published(problems.problems(ws, filters=flt, min_bodies=min_bodies), ws.catalogue)
         folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
-        return export(items, format, folder / NAMES[format], title=title, min_bodies=min_bodies)
+        return export(items, format, folder, title=title, min_bodies=min_bodies)
 
     try:
         path = await run_in_threadpool(work)
@@ -65,6 +57,6 @@ async def get_export(
     return FileResponse(
         path,
         media_type=MEDIA[format],
-        filename=NAMES[format],
-        background=BackgroundTask(lambda: __import__("shutil").rmtree(path.parent, ignore_errors=True)),
+        filename=default_filename(format),
+        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
     )
