@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from miner.config import get_settings
+from miner.pipeline import finding_view, problem_view
 from miner.records import ISSUER_KINDS
 
 app = typer.Typer(
@@ -126,7 +127,7 @@ def ingest(
             _fail(f"cannot read metadata file {metadata}: {exc}")
     overrides = {"issuer_kind": issuer_kind, "issuer": issuer, "year": year, "report_kind": report_kind, "units": unit}
     ws = _ws()
-    total = len(collect_files(paths))
+    files = collect_files(paths)
     with (
         write_lock(ws.root),
         Progress(
@@ -138,12 +139,12 @@ def ingest(
             transient=True,
         ) as bar,
     ):
-        task = bar.add_task("", total=total)
+        task = bar.add_task("", total=len(files))
 
         def progress(name: str, status: str) -> None:
             bar.update(task, advance=1, description=f"{name} {status}")
 
-        batch = run_ingest(ws, paths, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
+        batch = run_ingest(ws, files, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
     rows = [
         {
             "file": f["name"],
@@ -171,9 +172,10 @@ def ingest(
     else:
         batch_out = {k: v for k, v in batch.items() if k != "files"}
         batch_out["files"] = rows
-        _emit([batch_out], fmt, list(batch_out)) if fmt != Fmt.json else sys.stdout.write(
-            json.dumps(batch_out, ensure_ascii=False, indent=1) + "\n"
-        )
+        if fmt == Fmt.json:
+            sys.stdout.write(json.dumps(batch_out, ensure_ascii=False, indent=1) + "\n")
+        else:
+            _emit([batch_out], fmt, list(batch_out))
 
 
 @app.command()
@@ -197,13 +199,6 @@ def batches(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     _emit(rows, fmt, ["id", "label", "ok", "duplicate", "failed"])
 
 
-def finding_row(f, catalogue=None) -> dict:
-    """A finding as printed; ``text`` is quoted as published."""
-    from miner.pipeline import finding_view
-
-    return finding_view(f, catalogue)
-
-
 @app.command()
 def findings(
     document: str | None = typer.Option(None, "--document", help="Only this document (file name or id)."),
@@ -214,7 +209,7 @@ def findings(
     items = ws.catalogue.findings(document=document)
     if document and not items and ws.catalogue.document(document) is None:
         _fail(f"no document named {document!r} in {ws.root}")
-    rows = [finding_row(f, ws.catalogue) for f in items]
+    rows = [finding_view(f, ws.catalogue) for f in items]
     _emit(rows, fmt, ["id", "document", "page", "issuer_kind", "unit", "text"])
 
 
@@ -261,7 +256,7 @@ def search(
 
 
 def _hit(f, score: float, ws) -> dict:
-    row = finding_row(f, ws.catalogue)
+    row = finding_view(f, ws.catalogue)
     return {"finding_id": f.id, "score": round(float(score), 4), **{k: v for k, v in row.items() if k != "id"}}
 
 
@@ -314,12 +309,6 @@ def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict |
     return problems.problems(ws, filters=filters, min_bodies=min_bodies)
 
 
-def problem_row(p, ws) -> dict:
-    from miner.pipeline import problem_view
-
-    return problem_view(p, ws.catalogue)
-
-
 @app.command()
 def clusters(
     issuer_kind: list[str] | None = IssuerKindOpt,
@@ -338,7 +327,7 @@ def clusters(
     flt = make_filters(
         ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
     )
-    rows = [problem_row(p, ws) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
+    rows = [problem_view(p, ws.catalogue) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
     if fmt == Fmt.table:
         for r in rows:
             r["sample"] = r["findings"][0]["text"][:60]
@@ -366,16 +355,13 @@ def export(
 ) -> None:
     """Export the common-problem list (xlsx), briefing draft (docx), markdown or JSON. / 导出"""
     from miner.export import export as write_export
-    from miner.pipeline import make_filters
+    from miner.pipeline import as_published, make_filters
 
     ws = _ws()
     flt = make_filters(
         ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
     )
-    items = _problems(ws, min_bodies=min_bodies, filters=flt)
-    for p in items:  # quote findings as published
-        for f in p.findings:
-            f.text = ws.catalogue.source_text(f.id) or f.text
+    items = as_published(_problems(ws, min_bodies=min_bodies, filters=flt), ws.catalogue)
     path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies)
     err.print(f"wrote {len(items)} common problems to {path}")
     sys.stdout.write(str(path) + "\n")
@@ -388,7 +374,9 @@ def run_all(
     min_bodies: int = typer.Option(1, "--min-bodies"),
 ) -> None:
     """The main job: ingest, cluster, export xlsx/docx/md/json. / 一键：导入、聚类、导出"""
+    from miner.export import FORMATS
     from miner.export import export as write_export
+    from miner.pipeline import as_published
     from miner.pipeline import ingest as run_ingest
     from miner.store import write_lock
 
@@ -400,19 +388,10 @@ def run_all(
     for f in batch["files"]:
         if f["status"] == "failed":
             err.print(f"  [red]failed[/red] {f['name']}: {f['message']}")
-    items = _problems(ws, min_bodies=min_bodies)
-    for p in items:
-        for f in p.findings:
-            f.text = ws.catalogue.source_text(f.id) or f.text
+    items = as_published(_problems(ws, min_bodies=min_bodies), ws.catalogue)
     out.mkdir(parents=True, exist_ok=True)
-    names = {
-        "xlsx": "共性问题清单.xlsx",
-        "docx": "共性问题专报（初稿）.docx",
-        "md": "共性问题清单.md",
-        "json": "共性问题清单.json",
-    }
-    for fmt, name in names.items():
-        path = write_export(items, fmt, out / name, min_bodies=min_bodies)
+    for fmt in FORMATS:
+        path = write_export(items, fmt, out, min_bodies=min_bodies)  # default names in the folder
         err.print(f"wrote {path}")
     t = Table(title=f"共性问题 ({len(items)})")
     for col in ("#", "共性问题", "范围"):

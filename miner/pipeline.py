@@ -174,7 +174,7 @@ def ingest(
     if index and new_ids:
         from miner import indexing
 
-        indexing.index_documents(ws, new_ids)
+        indexing.index_documents(ws)
     result = cat.batch(batch_id)
     assert result is not None
     return result
@@ -253,6 +253,14 @@ def finding_view(f: Finding, catalogue: Catalogue, score: float | None = None) -
     if score is not None:
         row["score"] = round(float(score), 4)
     return row
+
+
+def as_published(problems: list[CommonProblem], catalogue: Catalogue) -> list[CommonProblem]:
+    """Let exports quote every finding as published (Traditional stays Traditional)."""
+    for p in problems:
+        for f in p.findings:
+            f.text = catalogue.source_text(f.id) or f.text
+    return problems
 
 
 def problem_view(p: CommonProblem, catalogue: Catalogue) -> dict:

@@ -19,10 +19,6 @@ def _updated(state) -> None:
         problems.update(state.workspace)
 
 
-def problem_out(p, ws) -> dict:
-    return problem_view(p, ws.catalogue)
-
-
 @router.get("")
 async def list_clusters(
     state: StateDep,
@@ -48,7 +44,7 @@ async def list_clusters(
         issuer=issuer,
         batch=batch,
     )
-    return [problem_out(p, ws) for p in problems.problems(ws, filters=flt, min_bodies=min_bodies)]
+    return [problem_view(p, ws.catalogue) for p in problems.problems(ws, filters=flt, min_bodies=min_bodies)]
 
 
 @router.get("/{cluster_id}")
@@ -59,7 +55,7 @@ async def get_cluster(cluster_id: str, state: StateDep, user: UserDep) -> dict:
     found = [p for p in problems.problems(state.workspace, min_size=1, filters=flt) if p.id == cluster_id]
     if not found:
         raise HTTPException(404, detail=f"no common problem {cluster_id!r}")
-    return problem_out(found[0], state.workspace)
+    return problem_view(found[0], state.workspace.catalogue)
 
 
 class Rename(BaseModel):

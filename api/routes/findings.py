@@ -11,10 +11,6 @@ from miner.pipeline import finding_view
 router = APIRouter(prefix="/findings", tags=["findings"])
 
 
-def finding_out(f, ws, score: float | None = None) -> dict:
-    return finding_view(f, ws.catalogue, score)
-
-
 def _get(ws, finding_id: str, user):
     found = ws.catalogue.findings(ids=[finding_id])
     if not found or not user.may_read(found[0].issuer_kind):
@@ -24,7 +20,7 @@ def _get(ws, finding_id: str, user):
 
 @router.get("/{finding_id}")
 def get_finding(finding_id: str, ws: WorkspaceDep, user: UserDep) -> dict:
-    return finding_out(_get(ws, finding_id, user), ws)
+    return finding_view(_get(ws, finding_id, user), ws.catalogue)
 
 
 @router.get("/{finding_id}/similar")
@@ -45,4 +41,7 @@ def similar_findings(
         filters={"issuer_kind": kinds} if kinds else None,
     )
     found = {x.id: x for x in ws.catalogue.findings(ids=[i for i, _ in hits])}
-    return {"finding": finding_out(f, ws), "hits": [finding_out(found[i], ws, s) for i, s in hits if i in found]}
+    return {
+        "finding": finding_view(f, ws.catalogue),
+        "hits": [finding_view(found[i], ws.catalogue, s) for i, s in hits if i in found],
+    }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import UserDep, WorkspaceDep, scope_kinds
-from api.routes.findings import finding_out
 from miner.indexing import open_searcher
-from miner.pipeline import make_filters
+from miner.pipeline import finding_view, make_filters
 from miner.records import ISSUER_KINDS
 
 router = APIRouter(tags=["search"])
@@ -35,4 +34,8 @@ def search(
     )
     hits = open_searcher(ws).search(q, k=k, filters=flt or None)
     by_id = {f.id: f for f in findings}
-    return {"query": q, "filters": flt, "hits": [finding_out(by_id[i], ws, s) for i, s in hits if i in by_id]}
+    return {
+        "query": q,
+        "filters": flt,
+        "hits": [finding_view(by_id[i], ws.catalogue, s) for i, s in hits if i in by_id],
+    }
