@@ -24,6 +24,7 @@ import numpy as np
 
 from miner.cluster import Clusterer, ClusterMembers, cluster_keywords, describe_span, name_cluster, systemic_score
 from miner.records import CommonProblem, Finding
+from miner.search import FilterColumns
 from miner.segment import tokenize
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ def update(ws: Workspace, clusterer: Clusterer | None = None, *, rebuild: bool =
             [f.text for f in new], new_emb, existing, new_groups=[f.doc_id for f in new], unclustered=unclustered
         )
         placed = _place_new(new + loose, labels, {i: cid for i, cid in enumerate(cids)})
-        placed = {fid: cid for fid, cid in placed.items() if fid in {f.id for f in new} or cid}
+        new_ids = {f.id for f in new}
+        placed = {fid: cid for fid, cid in placed.items() if fid in new_ids or cid}
 
     now = time.time()
     with db:
@@ -180,6 +182,9 @@ def problems(
     """
     cat = ws.catalogue
     by_id = {f.id: f for f in cat.findings()}
+    ids = list(by_id)
+    mask = FilterColumns(ids, by_id).mask(filters)  # the search stage's filter language
+    selected = set(ids) if mask is None else {i for i, keep in zip(ids, mask) if keep}
     rows = cat.db.execute(
         "SELECT c.id, c.label, c.keywords, c.note, c.label_locked, m.finding_id FROM clusters c"
         " JOIN cluster_members m ON m.cluster_id = c.id ORDER BY c.id, m.finding_id"
@@ -191,7 +196,7 @@ def problems(
         f = by_id.get(fid)
         if is_locked:
             locked.add(cid)
-        if f is None or not _passes(f, filters):
+        if f is None or fid not in selected:
             hidden.add(cid)
             continue
         p = grouped.setdefault(cid, CommonProblem(id=cid, label=label, keywords=json.loads(keywords), note=note))
@@ -225,23 +230,6 @@ def _most_typical_first(ws: Workspace, p: CommonProblem) -> None:
     sims = emb @ centre
     order = sorted(range(len(p.findings)), key=lambda i: (-round(float(sims[i]), 6), i))
     p.findings = [p.findings[i] for i in order]
-
-
-def _passes(f: Finding, filters: dict | None) -> bool:
-    if not filters:
-        return True
-    for field, cond in filters.items():
-        value = getattr(f, field if field != "batch" else "batch_id", None)
-        if isinstance(cond, dict):
-            lo, hi = cond.get("$gte"), cond.get("$lte")
-            if value is None or (lo is not None and value < lo) or (hi is not None and value > hi):
-                return False
-        elif isinstance(cond, list | tuple | set):
-            if value not in cond and str(value) not in {str(c) for c in cond}:
-                return False
-        elif value != cond and str(value) != str(cond):
-            return False
-    return True
 
 
 # --------------------------------------------------------------------------- analyst edits

@@ -155,7 +155,7 @@ class KeywordIndex:
 # --------------------------------------------------------------------------- filters
 
 
-class _FilterColumns:
+class FilterColumns:
     """Per-field metadata columns over the keyword rows, for fast boolean masks.
 
     Text fields are stored as integer codes (-1 = missing) so a filter costs one vectorised
@@ -268,7 +268,7 @@ class HybridSearcher:
         has_dense = embedder is not None and (vectors is not None or matrix is not None)
         self.dense_share = dense_share if has_dense else 0.0
         self.candidates = candidates
-        self._columns = _FilterColumns(keyword.ids, findings)
+        self._columns = FilterColumns(keyword.ids, findings)
 
     # -- public API
 

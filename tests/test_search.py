@@ -225,12 +225,12 @@ def test_metadata_change_reaches_the_vector_store(tmp_path, findings, embedder):
 
 
 def test_filter_language_matches_plain_python(findings):
-    from miner.search import _FilterColumns
+    from miner.search import FilterColumns
 
     rows = dict(findings)
     rows["x1"] = Finding(id="x1", document="x.pdf", text="无年份", issuer_kind="audit", year=None)
     ids = list(rows)
-    cols = _FilterColumns(ids, rows)
+    cols = FilterColumns(ids, rows)
     cases = [
         ({"issuer_kind": "audit"}, lambda f: f.issuer_kind == "audit"),
         ({"issuer_kind": ["audit", "discipline"]}, lambda f: f.issuer_kind in ("audit", "discipline")),
