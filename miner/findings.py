@@ -264,11 +264,9 @@ class FindingExtractor:
     def _paragraph(self, text: str, start: int, end: int, level: int, mlen: int) -> list[tuple[int, int]]:
         content_start = start + mlen
         para = text[content_start:end]
-        if BACKGROUND.search(para[:120]) and not RUN_MARKER.search(para):
-            sentences = _split_positions(text, content_start, end, SENTENCE_END)
-            if len(sentences) <= 1:
-                return []
         sentences = _split_positions(text, content_start, end, SENTENCE_END)
+        if BACKGROUND.search(para[:120]) and not RUN_MARKER.search(para) and len(sentences) <= 1:
+            return []
         first = text[sentences[0][0] : sentences[0][1]].rstrip("。")
         short_head = len(first) <= 20 and not re.search(r"[，,；;]", first)
         if level >= 1 or (short_head and len(sentences) <= 3):

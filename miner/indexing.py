@@ -41,7 +41,7 @@ def check_model(ws: Workspace, embedder: Embedder) -> None:
         )
 
 
-def index_documents(ws: Workspace, doc_ids: list[str] | None = None, *, rebuild: bool = False) -> HybridSearcher:
+def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher:
     """Bring vectors and the keyword index up to date with every finding in the catalogue.
 
     Vectors are only computed for findings that are new (the embedding cache makes

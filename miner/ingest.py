@@ -257,18 +257,19 @@ def _page_lines(chars, page_no: int, height: float) -> list[_Line]:
     right: list[list] = []
     for p in sorted(pieces, key=lambda p: (p[0] + p[1]) / 2):
         if p[2] < gutter - 2 and p[3] > gutter + 2:
-            out += _merge_baselines(left, page_no, height) + _right_column(_merge_baselines(right, page_no, height))
+            out += _merge_baselines(left, page_no, height) + _in_column(_merge_baselines(right, page_no, height))
             left, right = [], []
-            out += _right_column(_merge_baselines([p], page_no, height), -1)  # spans both columns
+            out += _in_column(_merge_baselines([p], page_no, height), -1)  # spans both columns
         elif p[3] <= gutter + 2:
             left.append(p)
         else:
             right.append(p)
-    out += _merge_baselines(left, page_no, height) + _right_column(_merge_baselines(right, page_no, height))
+    out += _merge_baselines(left, page_no, height) + _in_column(_merge_baselines(right, page_no, height))
     return out
 
 
-def _right_column(lines: list[_Line], column: int = 1) -> list[_Line]:
+def _in_column(lines: list[_Line], column: int = 1) -> list[_Line]:
+    """Mark lines as right column (1) or spanning both (-1); margins are taken per column."""
     for ln in lines:
         ln.column = column
     return lines
