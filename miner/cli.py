@@ -460,6 +460,50 @@ def cluster_remove(finding_id: str) -> None:
     _edit(problems.remove, finding_id)
 
 
+review_app = typer.Typer(help="Doubtful findings for an analyst to accept or reject. / 待审核问题")
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("list")
+def review_list(
+    document: str | None = typer.Option(None, "--document", help="Only this document (file name or id)."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+) -> None:
+    """Statements the problem model doubts: not in search, common problems or exports until accepted."""
+    from miner import review
+
+    ws = _ws()
+    rows = [finding_view(f, ws.catalogue) for f in review.pending(ws, document)]
+    _emit(rows, fmt, ["id", "document", "page", "confidence", "text"], title="待审核 / for review")
+
+
+def _decide(finding_ids: list[str], decision: str, note: str) -> None:
+    from miner import review
+    from miner.store import write_lock
+
+    ws = _ws()
+    with write_lock(ws.root):
+        for fid in finding_ids:
+            try:
+                result = review.decide(ws, fid, decision, note=note)
+            except KeyError:
+                _fail(f"no finding with id {fid!r} / 没有这条问题")
+            word = "accepted / 已采纳" if decision == "accepted" else "rejected / 已排除"
+            sys.stdout.write(f"{result['finding_id']}: {word}\n")
+
+
+@review_app.command("accept")
+def review_accept(finding_ids: list[str], note: str = typer.Option("", "--note")) -> None:
+    """Accept review items as findings (they join search and common problems)."""
+    _decide(finding_ids, "accepted", note)
+
+
+@review_app.command("reject")
+def review_reject(finding_ids: list[str], note: str = typer.Option("", "--note")) -> None:
+    """Reject findings or review items (they leave search, common problems and exports)."""
+    _decide(finding_ids, "rejected", note)
+
+
 access_app = typer.Typer(help="API users and what each may read. / 访问权限")
 app.add_typer(access_app, name="access")
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # model name or local directory (e.g. a local copy of BAAI/bge-base-zh-v1.5).
     embed_model: str = "default"
     corpora_dir: Path = CORPORA_DIR
+    # The learned "is this a problem statement" model (models/train_problem_model.py rebuilds it).
+    problem_model: Path = MODELS_DIR / "problem-model"
     # PDF pages with at least this many vector path objects are checked for ruled tables
     # with pdfplumber; all other pages take the much faster pypdfium2 text path.
     table_path_objects: int = 6

@@ -107,6 +107,37 @@ class FindingSpan:
     page: int
     unit: str = ""
     heading: str = ""
+    confidence: float = 1.0  # the problem model's probability that this is a problem statement
+    review: bool = False  # below the model's threshold: listed for an analyst to accept or reject
+
+
+@dataclass
+class Candidate:
+    """A span that may be a finding, with the context the problem model reads.
+
+    The rules below find the *shape* of a report (numbering, tables, headings,
+    units, sentence and clause boundaries) and propose every statement as a
+    candidate; whether it states a problem is decided by the learned model in
+    :mod:`miner.problem_model`. ``rule_ok`` is what the hand-written cues say, kept
+    as one feature among many.
+    """
+
+    start: int
+    end: int
+    page: int
+    text: str
+    source: str  # headline | run | sentence | clause | row | quoted | standalone
+    rule_ok: bool
+    zone: str = ""  # pos | neg | "" from the heading path
+    level: int = 0  # numbering level of the block
+    heading: str = ""
+    unit: str = ""
+    title: str = ""
+    position: float = 0.0  # relative position of the block in the document
+    after_quoted: bool = False  # inside an item that restates a problem (关于“……”的问题)
+    block_first: bool = True  # the candidate opens its block
+    group: int = -1  # candidates of one group are alternatives: the whole statement or its parts
+    alt: str = ""  # "whole" | "part" within a group
 
 
 def _marker(text: str) -> tuple[int, int]:
@@ -174,27 +205,154 @@ def _split_positions(text: str, start: int, end: int, pattern: re.Pattern) -> li
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
+# A clause that opens with a new subject (another unit, "some of", "in addition") after a
+# comma or semicolon may be a problem of its own rather than a detail of the one before.
+NEW_SUBJECT = re.compile(
+    r"(?:另有|另外|此外|还有|同时|与此同时|部分|有的|个别|一些|少数|多个|多家|"
+    r"\d+个|\d+家|\d+所|\d+名|[两二三四五六七八九十]+(?:个|家|所|名)|"
+    r"[市县区镇乡][^\s，,；;。]{1,12}(?:局|委|办|院|中心|公司|集团|学校|医院|政府|街道|镇|乡|所|站|馆|队))"
+)
+
+
+def _sub_problems(text: str, start: int, end: int, headline: bool) -> list[tuple[int, int]]:
+    """The statement cut into sub-problems, or [] when it reads as one problem.
+
+    A headline over several sub-problems ("基本建设程序执行不严格。A项目……；B工程……")
+    and a sentence listing problems of different subjects are both common; whether
+    the parts or the whole is the finding is left to the problem model, which sees
+    both alternatives. Cuts go at semicolons, and at commas before a new subject;
+    the headline of a headline item is a category and is not a part.
+    """
+    body_start = start
+    if headline:
+        first = SENTENCE_END.search(text, start, end)
+        if not first or first.end() >= end:
+            return []
+        body_start = first.end()
+    cuts = [body_start]
+    for m in re.finditer(r"[；;，,。]", text[body_start:end]):
+        pos = body_start + m.end()
+        if pos >= end:
+            break
+        if m.group(0) in "；;。" or NEW_SUBJECT.match(text, pos):
+            cuts.append(pos)
+    cuts.append(end)
+    parts = [_trim(text, a, b) for a, b in zip(cuts, cuts[1:])]
+    parts = [(a, b) for a, b in parts if b - a >= 6]
+    # Only clauses that state a deficiency of their own count; details are merged back.
+    merged: list[tuple[int, int]] = []
+    for a, b in parts:
+        if merged and (not is_problem(text[a:b]) or DETAIL_START.match(text[a:b])):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    if len(merged) < 2 or not all(is_problem(text[a:b]) for a, b in merged):
+        return []
+    return merged
+
+
+def _choose_alternatives(cands: list[Candidate], probs) -> list[bool]:
+    """Per group, keep the whole statement or its parts, whichever the model finds likelier."""
+    keep = [True] * len(cands)
+    groups: dict[int, list[int]] = {}
+    for i, c in enumerate(cands):
+        if c.group >= 0:
+            groups.setdefault(c.group, []).append(i)
+    for members in groups.values():
+        whole = [i for i in members if cands[i].alt == "whole"]
+        parts = [i for i in members if cands[i].alt == "part"]
+        split = bool(parts) and sum(probs[i] for i in parts) / len(parts) > max(probs[i] for i in whole)
+        for i in whole if split else parts:
+            keep[i] = False
+    return keep
+
+
+Piece = tuple[int, int, bool, str]  # (start, end, rule says problem, source)
+
+
 class FindingExtractor:
-    """Turns a parsed document into finding spans. Stateless; one instance can be reused."""
+    """Turns a parsed document into finding spans; one instance can be reused.
+
+    ``candidates`` walks the blocks once and proposes every statement with its
+    context; ``extract`` keeps those the problem model accepts.
+    """
+
+    def __init__(self, model=None, threshold: float | None = None, floor: float | None = None) -> None:
+        self._model = model
+        self._threshold = threshold
+        self._floor = floor
 
     def extract(self, doc: ParsedDocument) -> list[FindingSpan]:
+        """Findings (confidence ≥ the model's threshold) in document order."""
+        return [s for s in self.scored(doc) if s.confidence >= self._keep()]
+
+    def scored(self, doc: ParsedDocument) -> list[FindingSpan]:
+        """Every candidate at or above the review floor, with its confidence; those under
+        the threshold are marked for review."""
+        from miner import problem_model
+
+        model = self._model or problem_model.default_model()
+        cands = self.candidates(doc)
+        if not cands:
+            return []
+        probs = model.predict(cands)
+        floor = self._floor if self._floor is not None else model.floor
+        keep = _choose_alternatives(cands, probs)
+        threshold = self._keep()
+        return [
+            FindingSpan(c.start, c.end, c.page, c.unit, c.heading, round(float(p), 4), bool(p < threshold))
+            for c, p, k in zip(cands, probs, keep)
+            if k and p >= floor
+        ]
+
+    def _keep(self) -> float:
+        from miner import problem_model
+
+        if self._threshold is not None:
+            return self._threshold
+        return (self._model or problem_model.default_model()).threshold
+
+    def candidates(self, doc: ParsedDocument) -> list[Candidate]:
         text = doc.text
-        spans: list[FindingSpan] = []
+        cands: list[Candidate] = []
         headings: dict[int, str] = {}
         zones: dict[int, str] = {}  # level -> "pos" | "neg"
         units: dict[int, str] = {}
         table_col: tuple[int, int] | None = None
+        title = next((b.text for b in doc.blocks[:6] if b.kind == "title"), "")
+        quoted_level: int | None = None  # level of the item that restated a problem
+        n_blocks = max(len(doc.blocks), 1)
         for i, (block, bstart) in enumerate(zip(doc.blocks, doc.block_starts)):
             btext = block.text
             bend = bstart + len(btext)
             if block.kind == "title":
+                if i > 0 and re.match(r"附(?:表|件)|.{0,40}(?:明细表|清单|一览表)$", btext):
+                    # An appendix starts afresh: the zones of the body end with it.
+                    headings.clear()
+                    zones.clear()
+                    units.clear()
+                    zones[0] = "pos" if re.search(r"问题", btext) else ""
                 continue
+            if re.fullmatch(r"附(?:表|件)\s*\d*[：:]?", btext):
+                headings.clear()
+                zones.clear()
+                units.clear()
+                continue
+            ctx = dict(
+                title=title,
+                position=i / n_blocks,
+                heading=" > ".join(headings[lv] for lv in sorted(headings)),
+                unit=next((units[lv] for lv in sorted(units, reverse=True)), ""),
+                zone=next((zones[lv] for lv in sorted(zones, reverse=True)), ""),
+            )
             if block.kind == "row":
-                table_col = self._table_row(doc, block, bstart, table_col, spans, headings, units, zones)
+                table_col = self._table_row(doc, block, bstart, table_col, cands, units, ctx)
                 continue
             table_col = None
             level, mlen = _marker(btext)
             body = btext[mlen:]
+            if level and quoted_level is not None and level <= quoted_level:
+                quoted_level = None
             if _is_heading(btext, level, body) and not self._standalone_item(doc.blocks, i, level, body):
                 for lv in [lv for lv in headings if lv >= level]:
                     headings.pop(lv)
@@ -210,6 +368,9 @@ class FindingExtractor:
                     zones[level] = "pos"
                 if UNIT_HEADING.search(h) and not POS_HEADING.search(h) and len(h) <= 30:
                     units[level] = h
+                if QUOTED_PROBLEM.search(h):
+                    quoted_level = level
+                    cands.extend(self._quoted(doc, bstart, bend, level, ctx))
                 continue
             if btext.endswith(("：", ":")) and len(btext) <= 60:
                 # "为此，……提出以下意见和建议：" opens a non-problem stretch, "发现的主要问题如下：" a problem one.
@@ -218,15 +379,54 @@ class FindingExtractor:
                     continue
                 if POS_HEADING.search(btext):
                     zones[0] = "pos"
-            zone = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
-            unit = next((units[lv] for lv in sorted(units, reverse=True)), "")
-            heading = " > ".join(headings[lv] for lv in sorted(headings))
-            found = self._quoted(text, bstart, bend)
-            if not found and zone != "neg":
-                found = self._paragraph(text, bstart, bend, level, mlen)
-            for s, e in found:
-                spans.append(FindingSpan(s, e, doc.page_at(s), unit, heading))
-        return spans
+                    ctx["zone"] = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
+            quoted = self._quoted(doc, bstart, bend, level, ctx)
+            if quoted:
+                quoted_level = level if level else quoted_level
+                cands.extend(quoted)
+                rest = max(c.end for c in quoted)
+                tail = re.search(r"的问题[”」]?[。：:]?", text[rest:bend])
+                pieces = self._free_text(text, rest + tail.end(), bend) if tail else []
+            else:
+                pieces = self._paragraph(text, bstart, bend, level, mlen)
+            for k, (s, e, ok, src) in enumerate(pieces):
+                s, e = _trim(text, s, e)
+                if e - s < 6 or not re.search(r"[\u4e00-\u9fff]", text[s:e]):
+                    continue
+                whole = Candidate(
+                    s,
+                    e,
+                    doc.page_at(s),
+                    text[s:e],
+                    src,
+                    ok,
+                    level=level,
+                    after_quoted=quoted_level is not None,
+                    block_first=k == 0,
+                    **ctx,
+                )
+                cands.append(whole)
+                parts = _sub_problems(text, s, e, src == "headline")
+                if parts:
+                    whole.group, whole.alt = len(cands), "whole"
+                    for ps, pe in parts:
+                        cands.append(
+                            Candidate(
+                                ps,
+                                pe,
+                                doc.page_at(ps),
+                                text[ps:pe],
+                                src,
+                                is_problem(text[ps:pe]),
+                                level=level,
+                                after_quoted=whole.after_quoted,
+                                block_first=k == 0,
+                                group=whole.group,
+                                alt="part",
+                                **ctx,
+                            )
+                        )
+        return cands
 
     @staticmethod
     def _standalone_item(blocks: list[Block], i: int, level: int, body: str) -> bool:
@@ -245,11 +445,11 @@ class FindingExtractor:
 
     # ------------------------------------------------------------------ shapes
 
-    def _quoted(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        """Problems quoted in rectification reports: 关于“……”的问题 / 针对……的问题."""
+    def _quoted(self, doc: ParsedDocument, start: int, end: int, level: int, ctx: dict) -> list[Candidate]:
+        """Problems restated in rectification reports: 关于“……”的问题 / 针对……的问题."""
+        text = doc.text
         out = []
-        head = text[start:end]
-        level, mlen = _marker(head)
+        _, mlen = _marker(text[start:end])
         for m in QUOTED_PROBLEM.finditer(text, start, end):
             inner_s, inner_e = m.start(1), m.end(1)
             # Only when the quote opens the item or a sentence: 关于 in running prose
@@ -257,25 +457,31 @@ class FindingExtractor:
             before = text[start + mlen : m.start()].strip()
             if before and not before.endswith(("。", "；", "，")):
                 continue
-            if is_problem(text[inner_s:inner_e]) or len(text[inner_s:inner_e]) >= 10:
-                out.append(_trim(text, inner_s, inner_e))
-        return [(s, e) for s, e in out if e - s >= 6]
+            s, e = _trim(text, inner_s, inner_e)
+            if e - s >= 6:
+                ok = is_problem(text[s:e])
+                out.append(
+                    Candidate(s, e, doc.page_at(s), text[s:e], "quoted", ok, level=level, after_quoted=True, **ctx)
+                )
+        return out
 
-    def _paragraph(self, text: str, start: int, end: int, level: int, mlen: int) -> list[tuple[int, int]]:
+    def _paragraph(self, text: str, start: int, end: int, level: int, mlen: int) -> list[Piece]:
         content_start = start + mlen
-        para = text[content_start:end]
         sentences = _split_positions(text, content_start, end, SENTENCE_END)
-        if BACKGROUND.search(para[:120]) and not RUN_MARKER.search(para) and len(sentences) <= 1:
-            return []
         first = text[sentences[0][0] : sentences[0][1]].rstrip("。")
         short_head = len(first) <= 20 and not re.search(r"[，,；;]", first)
         if level >= 1 or (short_head and len(sentences) <= 3):
             found = self._headline_item(text, content_start, end)
             if found is not None:
                 return found
+        background = BACKGROUND.search(text[content_start : content_start + 120]) and not RUN_MARKER.search(
+            text, content_start, end
+        )
+        if background and len(sentences) <= 1:
+            return [(content_start, end, False, "sentence")]
         return self._free_text(text, content_start, end)
 
-    def _headline_item(self, text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    def _headline_item(self, text: str, start: int, end: int) -> list[Piece] | None:
         """An item opening with a problem headline: "暂付款长期挂账未清理。截至2022年末，……".
 
         Headline and detail form one finding. When several independent problem
@@ -288,24 +494,28 @@ class FindingExtractor:
         if len(headline) > 60 or not is_problem(headline, min_len=4) or RUN_MARKER.search(first[2:]):
             return None
         body: list[tuple[int, int]] = []
-        for s, e in sentences[1:]:
+        rest: list[tuple[int, int]] = []
+        for k, (s, e) in enumerate(sentences[1:], start=1):
             sent = text[s:e]
             if NON_PROBLEM_CUES.search(sent.strip("，。 ")) or LEAD_IN.search(sent):
+                rest = sentences[k:]
                 break
             body.append((s, e))
         independent = [(s, e) for s, e in body if is_problem(text[s:e]) and not DETAIL_START.match(text[s:e])]
         if len(body) >= 2 and len(independent) == len(body):
-            out: list[tuple[int, int]] = []
+            out: list[Piece] = []
             for s, e in body:
                 out.extend(self._sentences(text, s, e))
-            return out
-        keep_end = body[-1][1] if body else sentences[0][1]
-        s, e = _trim(text, start, keep_end)
-        return [(s, e)] if e - s >= 6 else []
+        else:
+            keep_end = body[-1][1] if body else sentences[0][1]
+            out = [(start, keep_end, True, "headline")]
+        for s, e in rest:  # what follows the problem (整改, 处理) is proposed too, for the model to judge
+            out.extend(self._sentences(text, s, e))
+        return out
 
-    def _free_text(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        """Narrative: split at 一是/二是 runs, sentences and semicolons; keep problem clauses."""
-        out: list[tuple[int, int]] = []
+    def _free_text(self, text: str, start: int, end: int) -> list[Piece]:
+        """Narrative: split at 一是/二是 runs, sentences and semicolons."""
+        out: list[Piece] = []
         runs = [m for m in RUN_MARKER.finditer(text, start, end)]
         pieces: list[tuple[int, int, bool]] = []  # (start, end, is_run_item)
         if len(runs) >= 2:
@@ -320,30 +530,30 @@ class FindingExtractor:
             if is_run:
                 item = text[pstart:pend]
                 if re.match(r"(?:其)?[一二三四五六七八九十]要", item):
-                    continue  # 一要……二要…… are demands, not findings
+                    out.append((pstart, pend, False, "run"))  # 一要……二要…… are demands
+                    continue
                 found = self._headline_item(text, pstart, pend)
                 if found is not None and len(_split_positions(text, pstart, pend, SENTENCE_END)) > 1:
                     out.extend(found)
                     continue
                 # A run item can end in a new sentence that is not part of it.
                 sents = _split_positions(text, pstart, pend, SENTENCE_END)
-                s, e = sents[0]
-                s, e = _trim(text, s, e)
-                if is_problem(text[s:e]):
-                    out.append((s, e))
+                s, e = _trim(text, *sents[0])
+                out.append((s, e, is_problem(text[s:e]), "run"))
                 for s2, e2 in sents[1:]:
                     out.extend(self._sentences(text, s2, e2))
                 continue
             out.extend(self._sentences(text, pstart, pend))
         return out
 
-    def _sentences(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
+    def _sentences(self, text: str, start: int, end: int) -> list[Piece]:
+        out: list[Piece] = []
         prev_problem = False
         for s, e in _split_positions(text, start, end, SENTENCE_END):
             sent = text[s:e]
             if LEAD_IN.search(sent.strip()):
                 # "……发现的主要问题：A；B" keeps what follows the colon.
+                out.append((s, e, False, "sentence"))
                 prev_problem = False
                 continue
             colon = re.search(r"(?:问题|如下|表现在|表现为|主要有|不足|差距|短板|方面)[：:]", sent)
@@ -359,30 +569,31 @@ class FindingExtractor:
             if len(clauses) == 1:
                 cs, ce = _trim(text, s, e)
                 clause = text[cs:ce]
-                if is_problem(clause):
-                    out.append((cs, ce))
-                    prev_problem = True
-                elif (
-                    prev_problem
+                ok = is_problem(clause)
+                if (
+                    not ok
+                    and prev_problem
                     and out
                     and re.match(r"(?:其中|截至|经查|目前|至今|涉及)", clause)
                     and not NON_PROBLEM_CUES.search(clause)
                 ):
-                    out[-1] = (out[-1][0], ce)  # detail sentence of the previous finding
-                else:
-                    prev_problem = False
+                    ps, _, pok, psrc = out[-1]
+                    out[-1] = (ps, ce, pok, psrc)  # detail sentence of the previous finding
+                    continue
+                out.append((cs, ce, ok, "sentence"))
+                prev_problem = ok
                 continue
             for cs, ce in clauses:
                 cs, ce = _trim(text, cs, ce)
-                if is_problem(text[cs:ce]):
-                    out.append((cs, ce))
-                    prev_problem = True
+                ok = is_problem(text[cs:ce])
+                out.append((cs, ce, ok, "clause"))
+                prev_problem = prev_problem or ok
         return out
 
     # ------------------------------------------------------------------ tables
 
     def _table_row(
-        self, doc, block: Block, bstart: int, cols: tuple[int, int] | None, spans, headings, units, zones
+        self, doc, block: Block, bstart: int, cols: tuple[int, int] | None, cands, units, ctx: dict
     ) -> tuple[int, int] | None:
         """One table row. ``cols`` = (problem column, unit column or -1), read from the header row."""
         cells = block.cells or []
@@ -394,16 +605,14 @@ class FindingExtractor:
         col, unit_col = cols
         if col < 0 or col >= len(cells):
             return cols
-        zone = next((zones[lv] for lv in sorted(zones, reverse=True)), "")
         offset = bstart + sum(len(c) + 1 for c in cells[:col])
         cell = cells[col]
-        if zone != "neg" and (is_problem(cell) or (zone == "pos" and len(cell) >= 8)):
-            s, e = _trim(doc.text, offset, offset + len(cell))
-            if e - s >= 6:
-                unit = cells[unit_col] if 0 <= unit_col < len(cells) and cells[unit_col] else ""
-                unit = unit or next((units[lv] for lv in sorted(units, reverse=True)), "")
-                heading = " > ".join(headings[lv] for lv in sorted(headings))
-                spans.append(FindingSpan(s, e, block.page, unit, heading))
+        s, e = _trim(doc.text, offset, offset + len(cell))
+        if e - s >= 6:
+            ok = is_problem(cell) or (ctx["zone"] == "pos" and len(cell) >= 8)
+            unit = cells[unit_col] if 0 <= unit_col < len(cells) and cells[unit_col] else ""
+            ctx = {**ctx, "unit": unit or ctx["unit"]}
+            cands.append(Candidate(s, e, block.page, doc.text[s:e], "row", ok, **ctx))
         return cols
 
     @staticmethod
@@ -425,6 +634,8 @@ class FindingExtractor:
         return (max(range(len(cells)), key=lambda i: len(cells[i])) if cells else -1), -1, True
 
 
-def extract_findings(doc: ParsedDocument) -> list[FindingSpan]:
-    """Convenience wrapper around :class:`FindingExtractor`."""
-    return FindingExtractor().extract(doc)
+def extract_findings(doc: ParsedDocument, with_review: bool = False) -> list[FindingSpan]:
+    """The findings of a document by the shipped problem model (and, with ``with_review``,
+    the doubtful ones an analyst should look at, marked ``review``)."""
+    extractor = FindingExtractor()
+    return extractor.scored(doc) if with_review else extractor.extract(doc)

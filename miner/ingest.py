@@ -240,7 +240,10 @@ def _page_lines(chars, page_no: int, height: float) -> list[_Line]:
             continue
         if cur is not None:
             h = max(cur[1] - cur[0], b - t, 1.0)
-            if abs((t + b) / 2 - (cur[0] + cur[1]) / 2) > 0.6 * h or left < cur[3] - 2 * h:
+            # A new piece where the baseline moves, the text jumps back left, or it jumps
+            # right over a gap no run of CJK text has: a second column on the same baseline
+            # (content order may alternate between the columns' runs).
+            if abs((t + b) / 2 - (cur[0] + cur[1]) / 2) > 0.6 * h or left < cur[3] - 2 * h or left > cur[3] + 1.5 * h:
                 cur = None
         if cur is None:
             cur = [t, b, left, right, []]
@@ -294,7 +297,7 @@ def _find_gutter(pieces: list[list]) -> float | None:
         lft = [p for p in pieces if p[3] <= g + 2]
         rgt = [p for p in pieces if p[2] >= g - 2]
         n = min(len(lft), len(rgt))
-        if crossing > 0.1 * len(pieces) or n < 5:
+        if crossing > 0.2 * len(pieces) or n < 5:
             continue
         # the right column's lines must sit beside left column lines, not below them
         tops = sorted((p[0], p[1]) for p in lft)
@@ -474,6 +477,7 @@ def _drop_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
 
 _ITEM_START = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\(\d+\)|（\d+）|\d+[.．、]|[①-⑳])")
 _SENTENCE_END = tuple("。；：！？”」")
+_PARAGRAPH_END = tuple("。；：:！？!?")
 
 
 def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
@@ -503,10 +507,17 @@ def _lines_to_blocks(lines: list[_Line]) -> list[Block]:
         text = ln.text.strip()
         left, right = margins.get(ln.column, margins.get(0, next(iter(margins.values()))))
         big = ln.height > 1.25 * char_h
+        shortfall = margins.get(prev.column, (left, right))[1] - prev.x1 if prev is not None else 0.0
+        # Chinese line breaking (避头尾) pulls a character onto the next line before an
+        # opening quote or a closing mark, so a line inside a sentence can end up to a
+        # few characters short: only a shorter line, or one ending a sentence, ends a paragraph.
+        short = shortfall > 1.5 * char_h and (
+            shortfall > 3.5 * char_h or prev is None or prev.text.rstrip().endswith(_PARAGRAPH_END)
+        )
         new = (
             prev is None
             or ln.x0 > left + 0.8 * char_h  # indented first line / centred line
-            or prev.x1 < margins.get(prev.column, (left, right))[1] - 1.5 * char_h  # previous line stopped short
+            or short  # previous line stopped short
             or (big != (prev.height > 1.25 * char_h))
             or (_ITEM_START.match(text) is not None and prev.text.rstrip().endswith(_SENTENCE_END))
         )

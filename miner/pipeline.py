@@ -72,7 +72,7 @@ def parse_file(path: str, sha256: str, table_path_objects: int = 6, ocr: str = "
     try:
         doc = read_document(Path(path), table_path_objects, ocr)
         meta = infer_metadata(doc, Path(path).name)
-        spans = extract_findings(doc)
+        spans = extract_findings(doc, with_review=True)
         return Parsed(path, sha256, doc, meta, spans)
     except IngestError as exc:
         return Parsed(path, sha256, error=str(exc))
@@ -166,7 +166,7 @@ def ingest(
                 "read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件" if parsed.doc.ocr else "",
                 parsed.sha256,
                 doc_id,
-                len(parsed.spans),
+                sum(not s.review for s in parsed.spans),
             ),
         )
         new_ids.append(doc_id)

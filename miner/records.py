@@ -55,6 +55,8 @@ class Finding:
     issuer: str = ""
     year: int | None = None
     batch_id: str = ""
+    confidence: float = 1.0  # the problem model's probability that this states a problem
+    review: str = ""  # "" (model's finding) | "pending" | "accepted" | "rejected" (an analyst's word)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from miner.records import DocumentMeta, Finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,9 +69,20 @@ CREATE TABLE IF NOT EXISTS findings (
     "end" INTEGER NOT NULL,
     page INTEGER NOT NULL,
     unit TEXT NOT NULL DEFAULT '',
-    heading TEXT NOT NULL DEFAULT ''
+    heading TEXT NOT NULL DEFAULT '',
+    confidence REAL NOT NULL DEFAULT 1.0,
+    status TEXT NOT NULL DEFAULT 'finding' CHECK (status IN ('finding', 'review'))
 );
 CREATE INDEX IF NOT EXISTS findings_document ON findings(document_id);
+-- An analyst's word on a finding, kept apart from the findings so that it outlives
+-- re-extraction and re-clustering: accepted review items count, rejected findings do not.
+CREATE TABLE IF NOT EXISTS review_decisions (
+    finding_id TEXT PRIMARY KEY,
+    decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected')),
+    at REAL NOT NULL,
+    who TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS clusters (
     id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
@@ -95,6 +106,15 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
     payload TEXT NOT NULL
 );
 """
+
+
+# Which rows of ``findings`` (aliased f, review_decisions aliased r) count as findings,
+# and which wait for review.
+_COUNTS = (
+    "((f.status = 'finding' AND COALESCE((SELECT decision FROM review_decisions WHERE finding_id = f.id), '')"
+    " != 'rejected') OR (SELECT decision FROM review_decisions WHERE finding_id = f.id) = 'accepted')"
+)
+_PENDING = "(f.status = 'review' AND NOT EXISTS (SELECT 1 FROM review_decisions WHERE finding_id = f.id))"
 
 
 class WorkspaceBusy(RuntimeError):
@@ -127,6 +147,11 @@ class Catalogue:
         if row is None:
             with self.db:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) == 1:
+            with self.db:  # version 2: findings carry the problem model's confidence and a review status
+                self.db.execute("ALTER TABLE findings ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0")
+                self.db.execute("ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'finding'")
+                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         elif int(row[0]) > SCHEMA_VERSION:
             raise RuntimeError(
                 f"workspace schema version {row[0]} is newer than this miner ({SCHEMA_VERSION}); upgrade miner"
@@ -227,10 +252,13 @@ class Catalogue:
                 ),
             )
             self.db.executemany(
-                'INSERT INTO findings (id, document_id, seq, start, "end", page, unit, heading)'
-                " VALUES (?,?,?,?,?,?,?,?)",
+                'INSERT INTO findings (id, document_id, seq, start, "end", page, unit, heading, confidence, status)'
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
-                    (f"{doc_id}-{i:03d}", doc_id, i, s.start, s.end, s.page, s.unit, s.heading)
+                    (
+                        f"{doc_id}-{i:03d}", doc_id, i, s.start, s.end, s.page, s.unit, s.heading,
+                        getattr(s, "confidence", 1.0), "review" if getattr(s, "review", False) else "finding",
+                    )
                     for i, s in enumerate(spans, start=1)
                 ],
             )
@@ -239,8 +267,8 @@ class Catalogue:
     def documents(self) -> list[dict]:
         rows = self.db.execute(
             "SELECT d.id, d.name, d.batch_id, d.pages, d.title, d.issuer_kind, d.issuer, d.year, d.report_kind,"
-            " d.units, d.doc_number, d.traditional, (SELECT COUNT(*) FROM findings f WHERE f.document_id=d.id)"
-            " AS findings FROM documents d ORDER BY d.name"
+            " d.units, d.doc_number, d.traditional, (SELECT COUNT(*) FROM findings f WHERE f.document_id=d.id"
+            f" AND {_COUNTS}) AS findings FROM documents d ORDER BY d.name"
         )
         out = []
         for r in rows:
@@ -264,19 +292,25 @@ class Catalogue:
 
     # ------------------------------------------------------------------ findings
 
-    def findings(self, document: str | None = None, ids: list[str] | None = None) -> list[Finding]:
+    def findings(
+        self, document: str | None = None, ids: list[str] | None = None, review: bool = False
+    ) -> list[Finding]:
         """Findings with their document's metadata, in document and reading order.
 
+        By default the findings that count: the problem model's, less those an analyst
+        rejected, plus review items an analyst accepted. ``review=True`` gives the
+        review list instead: low-confidence items nobody has decided on yet.
         Document texts are read once per document, not once per finding: the texts are
         by far the largest thing in the catalogue.
         """
         sql = (
             'SELECT f.id, f.document_id, f.start, f."end", f.page, f.unit, f.heading, d.name,'
-            " d.issuer_kind, d.issuer, d.year, d.units, d.batch_id"
+            " d.issuer_kind, d.issuer, d.year, d.units, d.batch_id, f.confidence, f.status, r.decision"
             " FROM findings f JOIN documents d ON d.id = f.document_id"
+            " LEFT JOIN review_decisions r ON r.finding_id = f.id"
         )
         args: list = []
-        where = []
+        where = [_PENDING if review else _COUNTS] if ids is None else []
         if document:
             where.append("(d.name = ? OR d.id = ?)")
             args += [document, document]
@@ -313,11 +347,28 @@ class Catalogue:
                     issuer=r["issuer"],
                     year=r["year"],
                     batch_id=r["batch_id"],
+                    confidence=r["confidence"],
+                    review=r["decision"] or ("pending" if r["status"] == "review" else ""),
                 )
             )
             sources[r["id"]] = source[r["start"] : r["end"]]
         self._source_texts = sources
         return out
+
+    def decide(self, finding_id: str, decision: str, who: str = "", note: str = "") -> dict:
+        """Record an analyst's accept / reject of a finding or review item (the last word counts)."""
+        if decision not in ("accepted", "rejected"):
+            raise ValueError("decision must be 'accepted' or 'rejected'")
+        row = self.db.execute("SELECT id, status FROM findings WHERE id=?", (finding_id,)).fetchone()
+        if row is None:
+            raise KeyError(finding_id)
+        with self.db:
+            self.db.execute(
+                "INSERT INTO review_decisions VALUES (?,?,?,?,?) ON CONFLICT(finding_id) DO UPDATE SET"
+                " decision=excluded.decision, at=excluded.at, who=excluded.who, note=excluded.note",
+                (finding_id, decision, time.time(), who, note),
+            )
+        return {"finding_id": finding_id, "decision": decision, "was": row["status"]}
 
     def source_text(self, finding_id: str) -> str | None:
         """The finding in the script it was published in (Traditional stays Traditional).

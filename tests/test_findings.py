@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from miner.findings import extract_findings, is_problem
+from miner.findings import FindingExtractor, extract_findings, is_problem
 from miner.ingest import Block, finish, read_document
 
 
-def findings_of(text: str) -> list[str]:
+def _doc(text: str):
     blocks = []
     for line in text.strip().splitlines():
         line = line.strip()
@@ -16,8 +16,23 @@ def findings_of(text: str) -> list[str]:
             blocks.append(Block(line, 1, "row", line.split("\t")))
         elif line:
             blocks.append(Block(line))
-    doc = finish(blocks, 1)
+    return finish(blocks, 1)
+
+
+def findings_of(text: str) -> list[str]:
+    doc = _doc(text)
     return [doc.text[s.start : s.end] for s in extract_findings(doc)]
+
+
+def shapes_of(text: str) -> list[str]:
+    """The statements the rules cut out and their cues call problems (before the model's word)."""
+    return [c.text for c in FindingExtractor().candidates(_doc(text)) if c.rule_ok and c.alt != "part"]
+
+
+def findings_and_review_of(text: str) -> list[str]:
+    """Findings plus the doubtful statements listed for review, in reading order."""
+    doc = _doc(text)
+    return [doc.text[s.start : s.end] for s in extract_findings(doc, with_review=True)]
 
 
 def test_numbered_items_at_every_level():
@@ -41,7 +56,7 @@ def test_numbered_items_at_every_level():
 
 
 def test_category_headline_over_independent_sentences_is_dropped():
-    got = findings_of(
+    got = findings_and_review_of(
         """
         二、存在的主要问题
         （一）统计基础工作依然薄弱。抽查的50家企业中，有12家统计台账不健全，数据无据可查。乡镇统计力量不足，统计人员普遍身兼数职。
@@ -51,7 +66,7 @@ def test_category_headline_over_independent_sentences_is_dropped():
 
 
 def test_inline_runs_yi_shi_er_shi():
-    got = findings_of(
+    got = findings_and_review_of(
         """
         会议指出，还存在一些问题：一是部分部门暂收暂付款余额过大，长期挂账不清理；二是一些单位化整为零规避公开招标；三是专项资金下达后未及时使用。
         """
@@ -94,15 +109,15 @@ def test_problem_table_one_row_one_finding():
     assert got == ["5个部门暂收暂付款长期挂账未清理", "3个部门拆分采购项目规避公开招标"]
 
 
-def test_quoted_problems_in_rectification_report_without_rectification_text():
-    got = findings_of(
-        """
+def test_restated_problems_in_rectification_report_are_not_new_findings():
+    text = """
         二、巡察反馈问题的整改落实情况
         1.关于“局属学校采购教学设备化整为零，规避政府采购”的问题。整改情况：实行教学设备年度集中采购。
         2.关于3个部门所属单位超范围发放津贴补贴58.20万元的问题。已追回违规发放资金51.60万元。
         """
-    )
-    assert got == ["局属学校采购教学设备化整为零，规避政府采购", "3个部门所属单位超范围发放津贴补贴58.20万元"]
+    assert findings_of(text) == []
+    restated = [c.text for c in FindingExtractor().candidates(_doc(text)) if c.source == "quoted"]
+    assert restated == ["局属学校采购教学设备化整为零，规避政府采购", "3个部门所属单位超范围发放津贴补贴58.20万元"]
 
 
 def test_narrative_problem_sentences_with_lead_phrases():
@@ -172,7 +187,7 @@ def test_is_problem_cues():
 
 
 def test_colon_lead_in_and_also_found_phrases_are_not_part_of_findings():
-    got = findings_of(
+    got = findings_and_review_of(
         """
         巡察组指出，该局党组在落实管党治党责任方面存在不足：学习贯彻不够深入，研究部署不够；对下属单位监督乏力。
         审计还发现，部分单位存在违规使用公务卡套现等问题，涉及金额56万元。
@@ -206,4 +221,28 @@ def test_rate_headline_with_detail_and_rectification_dropped():
     assert got == [
         "项目支出预算执行率低。2023年该局项目支出预算执行率为58%",
         "结余资金未及时上缴。截至2023年底，236万元未按规定交回财政",
+    ]
+
+
+def test_problem_model_ranks_problems_above_the_text_around_them():
+    """The learned model, not a cue list, decides: every non-problem here has problem words."""
+    doc = _doc(
+        """
+        关于某区财政局的审计结果公告
+        根据审计法的规定，区审计局对区财政局预算执行情况进行了审计，发现了一些问题。
+        审计结果表明，区财政局预算执行总体较好，取得了明显成效。
+        （一）暂付款长期挂账未清理，截至2023年底余额达3,200万元。
+        （二）部分单位违规发放津贴补贴，涉及金额45万元。
+        审计建议：加强往来款管理，抓紧清理暂付款项，严禁违规发放津贴补贴。
+        区财政局已对上述问题进行整改，追回违规发放资金45万元。
+        """
+    )
+    scored = {doc.text[s.start : s.end]: s.confidence for s in FindingExtractor(floor=0.0).scored(doc)}
+    problems = [v for k, v in scored.items() if k.startswith(("暂付款", "部分单位违规"))]
+    others = [v for k, v in scored.items() if not k.startswith(("暂付款", "部分单位违规"))]
+    assert len(problems) == 2 and others
+    assert min(problems) > max(others)
+    assert findings_of(doc.text) == [
+        "暂付款长期挂账未清理，截至2023年底余额达3,200万元",
+        "部分单位违规发放津贴补贴，涉及金额45万元",
     ]
