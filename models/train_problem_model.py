@@ -5,11 +5,11 @@
 
 A corpus is a folder in the format of shared/eval (CONTRACT.md): ``pdf/*.pdf`` (or
 ``docs/*.txt``, as in corpora/labelled) and ``findings.jsonl`` with the gold problem
-statements. Each file is read by miner's own ingest, the rules propose candidates, and
-a candidate is labelled a problem when it matches a gold finding the way shared/eval/score.py matches (difflib ratio ≥ 0.5,
-one-to-one). The cut-off is chosen by leave-one-corpus-out (or 5-fold by document
-when there is one corpus), never on the documents being scored. ``--score`` prints
-findings precision / recall / F1 of the trained model on other corpora.
+statements. Each file is read by miner's own ingest, the rules propose candidates, and a
+candidate is labelled a problem when it matches a gold finding the way
+shared/eval/score.py matches (difflib ratio ≥ 0.5, one-to-one). The cut-off is chosen by
+leave-one-corpus-out (or 5-fold by document when there is one corpus), never on the
+documents being scored. ``--score`` prints findings precision / recall / F1 of the trained model on other corpora.
 """
 
 from __future__ import annotations
