@@ -75,7 +75,7 @@ _SPEAKER = re.compile(
 _ORG_DATE = re.compile(
     rf"^({_ORG_CHARS}{{2,40}}?{_ORG_END})\s*(?:19|20)\d{{2}}\s*(?:年\d{{1,2}}月\d{{1,2}}日|[-/.]\d{{1,2}}[-/.]\d{{1,2}})"
 )
-_META_ISSUER = re.compile(rf"(?:发布机构|发文机关|发布单位|发文单位)[：:]\s*({_ORG_CHARS}{{2,30}}?{_ORG_END})")
+_META_ISSUER = re.compile(rf"(?:发布机构|发文机关|发布单位|发文单位)[：:|｜\s]*({_ORG_CHARS}{{2,30}}?{_ORG_END})")
 _SOURCE = re.compile(rf"(?:来源|信息来源)[：:]\s*({_ORG_CHARS}{{2,30}}?{_ORG_END})(?!网|报)")
 # The opening sentence: "受X委托，Y……"; "Y（于……）对Z进行了巡察"; "Y派出审计组"; "Y向Z反馈".
 _OPENING = [
@@ -84,12 +84,15 @@ _OPENING = [
         rf"({_ORG_CHARS}{{2,30}}?{_ORG_END})(?:[（(][^）)]*[）)])?(?:于|自|在)?[^，,。；;]{{0,30}}?[，,]?"
         r"(?:对|向)[^。；;]{2,80}?(?:进行了|开展了|实施了|组织开展了|进行|开展|实施|反馈|发出通报|作出|予以)"
     ),
-    re.compile(rf"({_ORG_CHARS}{{2,30}}?{_ORG_END})(?:派出|审计了|组成|组织开展|依法审计|对[^。]{{0,40}}进行了通报)"),
+    re.compile(
+        rf"({_ORG_CHARS}{{2,30}}?{_ORG_END})(?:\d+日)?(?:派出|审计了|组成|组织开展|依法审计|通报了|通报|公开通报|"
+        r"发出通报|公开曝光|曝光|公布|进驻|反馈了|对[^。]{0,40}进行了通报)"
+    ),
 ]
 # Words that can stand before an organisation's name inside a sentence; the name starts after them.
 _LEAD = re.compile(
     r"^.*(?:根据|按照|依据|经(?!济|开|信|营|委)|受|由|对(?!外)|向|在|于|会同|联合|近日|日前|近期|今天|今年|"
-    r"记者从|获悉|据|\d+月\d+日|\d+日|[上下]午)"
+    r"记者从|获悉|据|\d+月\d+日|\d+日|[上下]午|[一二三四五六七八九十]+届)"
 )
 _PARTY = re.compile(r"^(?!中共|中国共产党)[\u4e00-\u9fff]{0,12}?(?:省委|市委|州委|县委|区委|旗委|党工委|纪委|纪工委)")
 _NOISE_TAIL = re.compile(
@@ -149,25 +152,45 @@ def _title(doc: ParsedDocument) -> str:
     return titles[0] if titles else (doc.blocks[0].text[:80] if doc.blocks else "")
 
 
+_NAME_TAGS = {"ns", "nr", "nrt", "nz", "nt"}
+_tags: dict[str, str] | None = None
+
+
+def _word_tags() -> dict[str, str]:
+    """jieba's part-of-speech dictionary (word → tag), loaded once on first use."""
+    global _tags
+    if _tags is None:
+        import jieba.posseg
+
+        jieba.posseg.dt.initialize()
+        _tags = jieba.posseg.dt.word_tag_tab
+    return _tags
+
+
 def _places(text: str) -> dict[str, str]:
     """The place most often named at each level ("市" → "沄江市"), counted over the whole text.
 
+    Two characters before 市/县/区 are a place name unless they are a dictionary word that is
+    not a name (jieba's tags: 进驻市委, 根据市委, 五届市委) or end like one (全市, 城市, 小区).
     A name seen once counts only where it reads as a name: at the start of a line or after
     punctuation, or before an organ ("沄江市委", "沄江市审计局").
     """
     counts: Counter[str] = Counter()
     strong: set[str] = set()
+    tags = _word_tags()
     for m in _PLACE.finditer(text):
         stem, level = m.group(1), m.group(2)
         if (
             stem[0] in "某各全本该我每"
             or stem[1] in _NOT_PLACE_END
             or stem[1] in _NOT_PLACE_END_BY_LEVEL.get(level, ())
+            or tags.get(stem, "ns") not in _NAME_TAGS
         ):
             continue
         counts[stem + level] += 1
         before = text[m.start() - 1 : m.start()] if m.start() else ""
-        if not re.match(r"[\u4e00-\u9fff]", before) or _PLACE_ORGAN.match(text, m.start() + 3):
+        after_boundary = not before or not "\u4e00" <= before <= "\u9fff" or before in "于对在向和及与至由从经据照"
+        if after_boundary or _PLACE_ORGAN.match(text, m.start() + 3):
             strong.add(stem + level)
     best: dict[str, str] = {}
     for name, n in sorted(counts.items(), key=lambda kv: (-(kv[1] + (kv[0] in strong)), kv[0])):
@@ -191,7 +214,7 @@ def _clean(name: str) -> str:
     """Drop words that precede a name in a sentence ("根据市委……" → "市委……")."""
     name = re.sub(r"\s+", "", name)
     m = _LEAD.match(name)
-    if m and len(name) - m.end() >= 3:
+    if m and len(name) - m.end() >= 2:
         name = name[m.end() :]
     return name.strip("（）()")
 
@@ -205,13 +228,17 @@ def complete_issuer(name: str, text: str) -> str:
     name = normalise_issuer(name)
     if not name:
         return name
-    places = _places(text)
     party = name.startswith("中共")
     core = name[2:] if party else name
+    district = re.match(r"[\u4e00-\u9fff]{2,3}区", core)
+    if not (core[:1] in "省市县区" or district):
+        places: dict[str, str] = {}
+    else:
+        places = _places(text)
     if core[:1] in "省市县区" and core[:1] in places:
         core = places[core[:1]] + core[1:]
+        district = re.match(r"[\u4e00-\u9fff]{2,3}区", core)
     city = places.get("市", "")
-    district = re.match(r"[\u4e00-\u9fff]{2,3}区", core)
     if city and district and not core.startswith(city):
         stem = city[:-1]
         core = (stem if stem + core[: district.end()] in text else city) + core
@@ -253,10 +280,11 @@ def _signature(blocks: list[str]) -> str:
 
 
 def _title_issuer(title: str) -> str:
-    part = re.split(r"——|—|：|:", title)
-    for piece in [part[0]] + part[1:]:
+    if len(title) > 80 or re.search(r"[，,。；;]", title):
+        return ""  # a sentence, not a title (a news item whose first line is its lead)
+    for piece in re.split(r"——|—|：|:", title):
         m = _TITLE_ISSUER.match(re.sub(r"\s+", "", piece))
-        if m:
+        if m and not _LEAD.match(m.group(1)):
             return m.group(1)
     return ""
 
@@ -265,7 +293,9 @@ def infer_issuer(blocks: list[str], title: str, text: str) -> str:
     """The body that issued the report, by the places 公文 and news items name it."""
     head = blocks[:8]
     found = ""
-    by_title = _title_issuer(title)
+    # a reposted news item keeps the issuer's own title: "（原标题：X关于……）"
+    original = next((m.group(1) for t in head for m in [re.search(r"原标题[：:]\s*([^）)]+)", t)] if m), "")
+    by_title = _title_issuer(original) or _title_issuer(title)
     signature = _signature(blocks)
     if by_title:
         found = by_title
@@ -300,7 +330,7 @@ def infer_issuer(blocks: list[str], title: str, text: str) -> str:
         for pat in _OPENING:
             for t in opening:
                 m = pat.search(t)
-                if m and len(_clean(m.group(1))) >= 3:
+                if m and len(_clean(m.group(1))) >= 2:
                     found = _clean(m.group(1))
                     break
             if found:
@@ -343,6 +373,8 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
         if d:
             return int(d.group(1))
     years = [int(y) for t in head for y in _YEAR.findall(t)]
+    if not years:  # a news item that dates nothing in its head: the latest year it mentions
+        years = [int(y) for t in blocks for y in _YEAR.findall(t)]
     return max(years) if years else None
 
 
