@@ -63,7 +63,7 @@ _ORG_CHARS = r"[^\s，,。：:；;、“”\"《》【】\[\]()（）!?！？0-9
 # Where a title names its issuer: "X关于……", "X向……反馈", "X通报……" (news titles too).
 _TITLE_ISSUER = re.compile(
     rf"^({_ORG_CHARS}{{1,40}}?{_ORG_END})"
-    r"(?=关于|向|对|开展|召开|通报|公开|曝光|公布|发布|印发|完成|反馈|查处|组织|举行|部署|集中)"
+    r"(?=关于|向|对|开展|召开|通报|公开|曝光|公布|发布|印发|完成|反馈|查处|组织|举行|部署|集中|进驻|启动|赴|到|深入|督导|调研|检查)"
 )
 # Speaker line of a report to a congress: "沄江市审计局局长周某某".
 _SPEAKER = re.compile(
@@ -184,6 +184,7 @@ def _places(text: str) -> dict[str, str]:
             stem[0] in "某各全本该我每"
             or stem[1] in _NOT_PLACE_END
             or stem[1] in _NOT_PLACE_END_BY_LEVEL.get(level, ())
+            and tags.get(stem) != "ns"
             or tags.get(stem, "ns") not in _NAME_TAGS
         ):
             continue
