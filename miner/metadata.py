@@ -28,6 +28,7 @@ _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[［(（【](\d{4})[〕\]�
 _REPORT_NO = re.compile(r"[（(](\d{4})年第\s*\d+\s*号[）)]|^(\d{4})年第\s*\d+\s*号")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*(?:年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[-/.]\d{1,2}[-/.]\d{1,2})")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*年度[^。，,]{0,20}?(?:预算执行|决算|财务收支|财政收支|财政财务收支)")
 _PUBLISHED = re.compile(r"(?:发布|生成|成文|印发|转载|更新)?(?:日期|时间)[：:]?\s*((?:19|20)\d{2})")
 
 # (issuer kind, pattern) in priority order: the first that matches the title wins.
@@ -86,7 +87,7 @@ _OPENING = [
     ),
     re.compile(
         rf"({_ORG_CHARS}{{2,30}}?{_ORG_END})(?:\d+日)?(?:派出|审计了|组成|组织开展|依法审计|通报了|通报|公开通报|"
-        r"发出通报|公开曝光|曝光|公布|进驻|反馈了|对[^。]{0,40}进行了通报)"
+        r"发出通报|公开曝光|曝光|公布|发布|披露|获悉|进驻|反馈了|对[^。]{0,40}进行了通报)"
     ),
 ]
 # Words that can stand before an organisation's name inside a sentence; the name starts after them.
@@ -360,7 +361,7 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
         d = _DATE.search(s)
         if d and len(s) <= 60 and not _NOISE_TAIL.search(s):
             return int(d.group(1))
-    for t in head:
+    for t in blocks[:15]:
         s = re.sub(r"\s+", "", t)
         p = _PUBLISHED.search(s)
         if p:
@@ -373,7 +374,9 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
         d = _DATE.search(t)
         if d:
             return int(d.group(1))
-    years = [int(y) for t in head for y in _YEAR.findall(t)]
+    # Nothing dated: a report on a fiscal year (预算执行, 决算, 财务收支) comes out the year after.
+    fiscal = [int(y) + 1 for t in head for y in _FISCAL_YEAR.findall(t)]
+    years = [int(y) for t in head for y in _YEAR.findall(t)] + fiscal
     if not years:  # a news item that dates nothing in its head: the latest year it mentions
         years = [int(y) for t in blocks for y in _YEAR.findall(t)]
     return max(years) if years else None

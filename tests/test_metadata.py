@@ -240,3 +240,24 @@ def test_verbs_before_a_city_organ_are_not_place_names():
 )
 def test_normalise_issuer(raw: str, canonical: str):
     assert normalise_issuer(raw) == canonical
+
+
+def test_undated_fiscal_year_audit_is_dated_the_year_after():
+    m = meta_of(
+        [
+            "江州市水务局2022年度预算执行情况审计结果",
+            "市审计局对江州市水务局2022年度预算执行情况进行了审计。",
+            "审计发现的主要问题：暂付款长期挂账。",
+        ]
+    )
+    assert (m.year, m.issuer) == (2023, "江州市审计局")
+
+
+def test_news_item_found_through_the_body_that_released_it():
+    m = meta_of(
+        [
+            "涉农资金审计发现多项问题",
+            "记者从江州市审计局获悉，2023年审计发现部分乡镇惠农补贴发放审核不严。",
+        ]
+    )
+    assert (m.issuer, m.issuer_kind, m.year) == ("江州市审计局", "audit", 2023)
