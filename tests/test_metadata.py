@@ -261,3 +261,19 @@ def test_news_item_found_through_the_body_that_released_it():
         ]
     )
     assert (m.issuer, m.issuer_kind, m.year) == ("江州市审计局", "audit", 2023)
+
+
+def test_web_page_footer_is_not_the_signature():
+    m = meta_of(
+        [
+            "关于2024年度会计信息质量检查情况的通报",
+            "各有关单位：",
+            "市财政局对12户单位2023年度会计信息质量进行了检查，现将有关情况通报如下。",
+            "江州市财政局",
+            "2024年10月30日",
+            "（来源：江州市财政局）",
+            "江州市人民政府办公室主办",
+            "网站标识码：3300000001 ICP备12345678号",
+        ]
+    )
+    assert (m.issuer, m.year, m.issuer_kind) == ("江州市财政局", 2024, "finance")
