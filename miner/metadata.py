@@ -28,6 +28,7 @@ _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[［(（【](\d{4})[〕\]�
 _REPORT_NO = re.compile(r"[（(](\d{4})年第\s*\d+\s*号[）)]|^(\d{4})年第\s*\d+\s*号")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*(?:年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[-/.]\d{1,2}[-/.]\d{1,2})")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_PRINTED = re.compile(r"https?://|www\.|\d{1,2}:\d{2}")
 _FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*年度[^。，,]{0,20}?(?:预算执行|决算|财务收支|财政收支|财政财务收支)")
 _PUBLISHED = re.compile(r"(?:发布|生成|成文|印发|转载|更新)?(?:日期|时间)[：:]?\s*((?:19|20)\d{2})")
 
@@ -357,7 +358,7 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
     m = _DOC_NUMBER.search(doc_number)
     if m:
         return int(m.group(1))
-    head, tail = blocks[:8], blocks[-8:]
+    head, tail = blocks[:8], blocks[max(2, len(blocks) - 8) :]
     for t in head:
         rn = _REPORT_NO.search(t)
         if rn:
@@ -365,7 +366,8 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
     for t in reversed(tail):
         s = re.sub(r"\s+", "", t)
         d = _DATE.search(s)
-        if d and len(s) <= 60 and not _NOISE_TAIL.search(s):
+        # a browser's print header/footer (clock time, URL) dates the printout, not the report
+        if d and len(s) <= 60 and not _NOISE_TAIL.search(s) and not _PRINTED.search(s):
             return int(d.group(1))
     for t in blocks[:15]:
         s = re.sub(r"\s+", "", t)
@@ -388,8 +390,9 @@ def infer_year(blocks: list[str], doc_number: str) -> int | None:
     return max(years) if years else None
 
 
-def infer_kind(title: str, issuer: str, opening: str) -> str:
-    """Issuer kind from the issuing body when it is a supervision body, else from the title."""
+def infer_kind(title: str, issuer: str, opening: str, body: str = "") -> str:
+    """Issuer kind from the issuing body when it is a supervision body, else from the title,
+    the opening lines, and last the kind whose words the whole text uses most."""
     for k, pat in _ORG_KINDS:
         if pat.search(issuer):
             return k
@@ -397,7 +400,9 @@ def infer_kind(title: str, issuer: str, opening: str) -> str:
         for k, pat in _TITLE_KINDS:
             if pat.search(text):
                 return k
-    return "other"
+    votes = Counter({k: len(pat.findall(body)) for k, pat in _TITLE_KINDS})
+    kind, n = votes.most_common(1)[0] if votes else ("other", 0)
+    return kind if n else "other"
 
 
 def infer_metadata(doc: ParsedDocument, filename: str = "") -> DocumentMeta:
@@ -412,7 +417,7 @@ def infer_metadata(doc: ParsedDocument, filename: str = "") -> DocumentMeta:
         meta.doc_number = m.group(0)
     meta.year = infer_year(blocks, meta.doc_number)
     meta.issuer = infer_issuer(blocks, title, doc.text or "\n".join(blocks))
-    meta.issuer_kind = infer_kind(title, meta.issuer, "".join(head))
+    meta.issuer_kind = infer_kind(title, meta.issuer, "".join(head), doc.text or "".join(blocks))
 
     for name, pat in _REPORT_KINDS:
         if re.search(pat, title):

@@ -277,3 +277,28 @@ def test_web_page_footer_is_not_the_signature():
         ]
     )
     assert (m.issuer, m.year, m.issuer_kind) == ("江州市财政局", 2024, "finance")
+
+
+def test_browser_print_stamp_does_not_date_the_report():
+    m = meta_of(
+        [
+            "市统计局通报统计执法检查情况",
+            "发布日期：2023-12-06 来源：江州市统计局",
+            "2023年，市统计局对全市60家调查对象开展了统计执法检查，发现部分企业统计台账不规范。",
+            "各单位要加强统计基础工作。",
+            "2025/3/18 14:22 https://tjj.jiangzhou.example/art/2023/12/6/art_1.html",
+        ]
+    )
+    assert (m.year, m.issuer, m.issuer_kind) == (2023, "江州市统计局", "statistics")
+
+
+def test_kind_from_the_words_of_the_body_when_title_and_opening_say_nothing():
+    m = meta_of(
+        [
+            "关于有关情况的说明",
+            "近期工作总体平稳。",
+            "一、审计发现，部分单位暂付款长期挂账。",
+            "二、审计指出的问题整改不到位，屡审屡犯。",
+        ]
+    )
+    assert m.issuer_kind == "audit"
