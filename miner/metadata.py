@@ -94,7 +94,8 @@ _OPENING = [
 # Words that can stand before an organisation's name inside a sentence; the name starts after them.
 _LEAD = re.compile(
     r"^.*(?:根据|按照|依据|经(?!济|开|信|营|委)|受|由|对(?!外)|向|在|于|会同|联合|近日|日前|近期|今天|今年|"
-    r"记者从|获悉|据|\d+月\d+日|\d+日|[上下]午|[一二三四五六七八九十]+届)"
+    r"记者从|获悉|据|\d+月\d+日|\d+日|[上下]午|[一二三四五六七八九十]+届|"
+    r"代表|出席|主持|指出|表示|强调|组长|主任|书记|局长)"
 )
 _PARTY = re.compile(r"^(?!中共|中国共产党)[\u4e00-\u9fff]{0,12}?(?:省委|市委|州委|县委|区委|旗委|党工委|纪委|纪工委)")
 _NOISE_TAIL = re.compile(
@@ -291,10 +292,13 @@ def _signature(blocks: list[str]) -> str:
 def _title_issuer(title: str) -> str:
     if len(title) > 80 or re.search(r"[，,。；;]", title):
         return ""  # a sentence, not a title (a news item whose first line is its lead)
-    for piece in re.split(r"——|—|：|:", title):
+    pieces = re.split(r"——|—|：|:", title)
+    for i, piece in enumerate(pieces):
         m = _TITLE_ISSUER.match(re.sub(r"\s+", "", piece))
         if m and not _LEAD.match(m.group(1)):
             return m.group(1)
+        if i < len(pieces) - 1 and _org_line(piece):  # "江州市审计局：……"
+            return _org_line(piece)
     return ""
 
 

@@ -302,3 +302,19 @@ def test_kind_from_the_words_of_the_body_when_title_and_opening_say_nothing():
         ]
     )
     assert m.issuer_kind == "audit"
+
+
+def test_title_led_by_the_body_and_a_colon():
+    m = meta_of(["江州市审计局：部分乡镇惠农补贴发放审核不严", "审计发现，3个乡镇多发补贴7.4万元。"])
+    assert (m.issuer, m.issuer_kind) == ("江州市审计局", "audit")
+
+
+def test_person_before_the_group_is_not_part_of_its_name():
+    m = meta_of(
+        [
+            "巡察反馈会召开",
+            "6月1日，巡察组组长赵某某代表县委第一巡察组反馈了巡察情况。云溪县农业农村局党组书记主持会议。",
+            "云溪县委巡察办有关负责同志出席会议。",
+        ]
+    )
+    assert m.issuer == "中共云溪县委第一巡察组"
