@@ -639,3 +639,28 @@ def extract_findings(doc: ParsedDocument, with_review: bool = False) -> list[Fin
     the doubtful ones an analyst should look at, marked ``review``)."""
     extractor = FindingExtractor()
     return extractor.scored(doc) if with_review else extractor.extract(doc)
+
+
+_ANNOUNCED_TABLE = re.compile(r"(?:见|详见|如)(?:下表|附表|附件|表\d)|具体情况如下表|明细表")
+
+
+def under_read(doc: ParsedDocument, spans: list[FindingSpan]) -> str:
+    """A warning when a document looks under-read, else "".
+
+    A table or appendix (附表) announced in the text but no table row read, or very
+    few findings for a long report, usually means the layout defeated the reader
+    (a scan, a table drawn as an image, columns read across): the analyst should
+    open the file rather than trust the count.
+    """
+    found = sum(not s.review for s in spans)
+    rows = sum(b.kind == "row" for b in doc.blocks)
+    if _ANNOUNCED_TABLE.search(doc.text) and rows == 0:
+        return "a table or appendix is announced but no table rows were read / 文中提到附表或表格，但未读出表格内容"
+    if found == 0:
+        return "no findings in this document / 未提取到问题"
+    if len(doc.text) > 3000 and found * 600 < len(doc.text):
+        return (
+            f"only {found} findings for {len(doc.text)} characters: check the layout / "
+            f"{len(doc.text)}字仅提取到{found}条问题，请核对原件"
+        )
+    return ""

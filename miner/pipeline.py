@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from miner.config import Settings, get_settings
-from miner.findings import FindingSpan, extract_findings
+from miner.findings import FindingSpan, extract_findings, under_read
 from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
 from miner.metadata import apply_overrides, infer_metadata
 from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding
@@ -163,7 +163,16 @@ def ingest(
                 f.name,
                 str(f),
                 "ok",
-                "read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件" if parsed.doc.ocr else "",
+                "; ".join(
+                    m
+                    for m in (
+                        "read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件"
+                        if parsed.doc.ocr
+                        else "",
+                        under_read(parsed.doc, parsed.spans),
+                    )
+                    if m
+                ),
                 parsed.sha256,
                 doc_id,
                 sum(not s.review for s in parsed.spans),

@@ -246,3 +246,14 @@ def test_problem_model_ranks_problems_above_the_text_around_them():
         "暂付款长期挂账未清理，截至2023年底余额达3,200万元",
         "部分单位违规发放津贴补贴，涉及金额45万元",
     ]
+
+
+def test_under_read_documents_are_flagged():
+    from miner.findings import under_read
+
+    announced = _doc("关于某局的审计报告\n（一）违规发放津贴补贴，涉及金额45万元。\n其他问题详见附表。")
+    assert "附表" in under_read(announced, extract_findings(announced, with_review=True))
+    plain = _doc("关于某局的审计报告\n（一）违规发放津贴补贴，涉及金额45万元。")
+    assert under_read(plain, extract_findings(plain, with_review=True)) == ""
+    empty = _doc("关于某局的工作总结\n今年以来，我局各项工作取得明显成效。")
+    assert "未提取到问题" in under_read(empty, extract_findings(empty, with_review=True))
