@@ -292,7 +292,9 @@ class FindingExtractor:
         from miner import problem_model
 
         model = self._model or problem_model.default_model()
-        cands = self.candidates(doc)
+        # A problem restated in a rectification report (关于“……”的问题) is a record of what
+        # was done about an earlier finding, never a new finding: every corpus agrees.
+        cands = [c for c in self.candidates(doc) if c.source != "quoted"]
         if not cands:
             return []
         probs = model.predict(cands)
@@ -304,6 +306,10 @@ class FindingExtractor:
             for c, p, k in zip(cands, probs, keep)
             if k and p >= floor
         ]
+
+    def restated(self, doc: ParsedDocument) -> list[Candidate]:
+        """Problems restated in a rectification report, for rectification records."""
+        return [c for c in self.candidates(doc) if c.source == "quoted"]
 
     def _keep(self) -> float:
         from miner import problem_model

@@ -41,6 +41,20 @@ TEXT_FEATURES = 2**18
 CONTEXT_FEATURES = 2**14
 _AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万元|亿元|元|%|个|家|人|项|笔|户|件|次|辆|所|间|套|台|份)")
 _YEAR = re.compile(r"(?:19|20)\d\d年")
+# Lexicons of text that surrounds problems in every kind of report. They are features,
+# not filters: the model weighs them against everything else it sees.
+_SUMMARY = re.compile(r"^(?:总的看|总体看|总的来看|总体上看?|总体而言|从.{0,12}(?:情况|结果)看|.{0,8}结果表明)")
+_ANNOUNCE = re.compile(r"等(?:方面|领域|环节)|一些(?:突出)?问题(?:和薄弱环节)?$|^(?:但|同时|然而)?.{0,6}(?:也|还)?发现")
+_WORK_STATS = re.compile(
+    r"共(?:发现|查处|立案|移交|受理|收到|处理|问责|约谈|督促|整改|清理|精简|化解|追回|完成)|问题线索|"
+    r"\d+人次|问卷|测评|评查|谈话\d|满意率|作答|应询"
+)
+_ACTION_START = re.compile(
+    r"^(?:组织|开展|制定|建立|召开|梳理|督促|约谈|移交|印发|修订|出台|推动|完成|实现|累计|先后|通过|对照|结合|按照|"
+    r"坚持|逐项|集中|全面|专题|研究|收到|针对|围绕|会同|联合|聚焦|重新)"
+)
+_NEWS = re.compile(r"记者|报道|获悉|据了解|据悉|^(?:日前|近日|近期|今年以来)|表示[，,：:]|介绍[，,：:]|强调[，,：:]")
+_PUNISH = re.compile(r"处分|问责|诫勉|免职|撤职|开除|立案审查|移送司法|追缴|收缴|退赔")
 
 
 def _bucket(value: float, edges: tuple[float, ...]) -> int:
@@ -79,6 +93,12 @@ def context_tokens(c: Candidate) -> list[str]:
         f"background={int(bool(fx.BACKGROUND.search(text[:120])))}",
         f"imperative={int(bool(fx.IMPERATIVE.match(text)))}",
         f"question={int(bool(fx.QUESTION.search(text)))}",
+        f"summary={int(bool(_SUMMARY.search(text)))}",
+        f"announce={int(bool(_ANNOUNCE.search(text)))}|{int(bool(_AMOUNT.search(text)))}",
+        f"workstats={int(bool(_WORK_STATS.search(text)))}",
+        f"action={int(bool(_ACTION_START.search(text)))}",
+        f"news={int(bool(_NEWS.search(text)))}",
+        f"punish={int(bool(_PUNISH.search(text)))}",
         f"title_rect={int('整改' in c.title)}",
         f"title_rect_src={int('整改' in c.title)}|{c.source}",
         f"title_quoted={int('整改' in c.title)}|{int(c.after_quoted)}",

@@ -44,7 +44,7 @@ def load_corpus(folder: Path) -> list[tuple[str, list, list[int], int]]:
     files = sorted((folder / "pdf").glob("*.pdf")) or sorted((folder / "docs").glob("*.txt"))
     for path in files:
         doc = read_document(path)
-        cands = extractor.candidates(doc)
+        cands = [c for c in extractor.candidates(doc) if c.source != "quoted"]  # as FindingExtractor.scored
         matched = match(gold.get(path.stem, []), [c.text for c in cands])
         labels = [int(i in matched) for i in range(len(cands))]
         out.append((f"{folder.name}/{path.stem}", cands, labels, len(gold.get(path.stem, []))))
@@ -66,8 +66,12 @@ def score(model: problem_model.ProblemModel, docs, threshold: float) -> dict:
     p = tp / keep.sum() if keep.sum() else 0.0
     r = tp / n_gold if n_gold else 0.0
     ceiling = sum(labels) / n_gold if n_gold else 0.0
-    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
-            "candidate_recall_ceiling": round(ceiling, 3)}
+    return {
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0,
+        "candidate_recall_ceiling": round(ceiling, 3),
+    }
 
 
 def choose_threshold(groups: list[list], c: float) -> float:

@@ -116,7 +116,7 @@ def test_restated_problems_in_rectification_report_are_not_new_findings():
         2.关于3个部门所属单位超范围发放津贴补贴58.20万元的问题。已追回违规发放资金51.60万元。
         """
     assert findings_of(text) == []
-    restated = [c.text for c in FindingExtractor().candidates(_doc(text)) if c.source == "quoted"]
+    restated = [c.text for c in FindingExtractor().restated(_doc(text))]
     assert restated == ["局属学校采购教学设备化整为零，规避政府采购", "3个部门所属单位超范围发放津贴补贴58.20万元"]
 
 
