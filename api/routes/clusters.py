@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from api.deps import AppState, ScopeDep, StateDep, UserDep, writes
+from api.deps import LOCAL_USER, AppState, ScopeDep, StateDep, UserDep, open_scope, writes
 from api.scope import NotInScope, public_cluster_id
 from miner import access, problems
 from miner.pipeline import problem_view
@@ -30,11 +30,20 @@ def refresh(state: AppState) -> None:
     Uploads through the API cluster their findings before they return; this catches
     a workspace filled by the CLI before the server started.
     """
-    if state.write_lock.acquire(blocking=False):
+    if unplaced(state) and state.write_lock.acquire(blocking=False):
         try:
             problems.update(state.workspace)
         finally:
             state.write_lock.release()
+
+
+def unplaced(state: AppState) -> bool:
+    """Whether some finding has not been seen by the clustering yet (cheap, read-only)."""
+    with open_scope(state, LOCAL_USER) as scope:
+        row = scope.view.catalogue.db.execute(
+            "SELECT 1 FROM findings WHERE id NOT IN (SELECT finding_id FROM cluster_members) LIMIT 1"
+        ).fetchone()
+    return row is not None
 
 
 def check_kinds(kinds: list[str] | None) -> None:
@@ -146,7 +155,8 @@ class _Editor:
 
     def run(self, fn: Callable[..., Any]) -> Any:
         with self.state.write_lock:
-            problems.update(self.state.workspace)
+            if unplaced(self.state):
+                problems.update(self.state.workspace)
             try:
                 return fn()
             except (NotInScope, problems.EditError) as exc:
