@@ -30,6 +30,7 @@ from miner.pipeline import ingest
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 _CHUNK = 1 << 20
+_NAME_BYTES = 200
 
 Name = Annotated[StrictStr, Field(max_length=200)]
 IssuerKind = Literal["inspection", "audit", "congress", "discipline", "finance", "statistics", "legal", "other"]
@@ -92,13 +93,15 @@ def safe_name(raw: str | None, limit: int) -> str:
     """A file name safe to write: no folders, no control or shell-special characters, bounded length.
 
     Keeps letters (CJK included), digits and ``. _ - ( ) （ ） 【 】 《 》`` and spaces; the
-    suffix is kept so the reader is chosen right.
+    suffix is kept so the reader is chosen right. At most ``limit`` characters and 200 UTF-8 bytes.
     """
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[^\w.\-()（）【】《》 ]", "_", name, flags=re.UNICODE).strip(" .")
     suffix = Path(name).suffix.lower()
     stem = name[: -len(suffix)] if suffix else name
     stem = stem.strip(" .")[: max(1, limit - len(suffix))] or "upload"
+    while len((stem + suffix).encode("utf-8")) > _NAME_BYTES:  # file systems count bytes (255)
+        stem = stem[:-1]
     return stem + suffix
 
 
