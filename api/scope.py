@@ -106,8 +106,13 @@ class Scope:
         return [_public_document(d) for d in self.view.catalogue.documents() if self.may_read(d["issuer_kind"])]
 
     def document(self, key: str, with_text: bool = False) -> dict:
-        doc = self.view.catalogue.document(key, with_text=with_text)
-        if doc is None or not self.may_read(doc["issuer_kind"]):
+        """A document by id or file name (of the documents so named, one the user may read)."""
+        rows = self.view.catalogue.db.execute(
+            "SELECT id, issuer_kind FROM documents WHERE id = ? OR name = ? ORDER BY id = ? DESC, id", (key, key, key)
+        )
+        doc_id = next((r[0] for r in rows if self.may_read(r[1])), None)
+        doc = self.view.catalogue.document(doc_id, with_text=with_text) if doc_id else None
+        if doc is None:
             raise NotInScope(key)
         return _public_document(doc)
 
