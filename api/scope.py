@@ -140,13 +140,6 @@ class Scope:
     def cluster_id(self, catalogue_id: str) -> str:
         return public_cluster_id(self.secret, catalogue_id)
 
-    def resolve_cluster(self, public_id: str) -> str:
-        """Catalogue id of an opaque id (any cluster: callers check scope separately)."""
-        for (cid,) in self.view.catalogue.db.execute("SELECT id FROM clusters"):
-            if hmac.compare_digest(self.cluster_id(cid), public_id):
-                return cid
-        raise NotInScope(public_id)
-
     @cached_property
     def mixed_clusters(self) -> set[str]:
         """Clusters holding at least one finding outside this scope."""

@@ -177,6 +177,25 @@ def test_long_hostile_names_and_failed_uploads_leave_nothing(served):
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("报告.PDF", "报告.pdf"),
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\a\\审计 报告(1).docx", "审计 报告(1).docx"),
+        ("..pdf", "upload.pdf"),
+        ("a\u202eb\x00c;rm -rf.txt", "a_b_c_rm -rf.txt"),
+        ("", "upload"),
+    ],
+)
+def test_safe_upload_names(raw, expected):
+    from api.routes.batches import safe_name
+
+    assert safe_name(raw, 120) == expected
+    long = safe_name("巡察" * 200 + ".pdf", 120)
+    assert long.endswith(".pdf") and len(long) <= 120 and len(long.encode()) <= 200
+
+
+@pytest.mark.parametrize(
     "metadata",
     [
         {"units": 5},

@@ -96,10 +96,10 @@ def safe_name(raw: str | None, limit: int) -> str:
     suffix is kept so the reader is chosen right. At most ``limit`` characters and 200 UTF-8 bytes.
     """
     name = unicodedata.normalize("NFC", raw or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[^\w.\-()（）【】《》 ]", "_", name, flags=re.UNICODE).strip(" .")
     suffix = Path(name).suffix.lower()
-    stem = name[: -len(suffix)] if suffix else name
-    stem = stem.strip(" .")[: max(1, limit - len(suffix))] or "upload"
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else ""
+    stem = name[: len(name) - len(suffix)]
+    stem = re.sub(r"[^\w.\-()（）【】《》 ]", "_", stem).strip(" ._")[: max(1, limit - len(suffix))] or "upload"
     while len((stem + suffix).encode("utf-8")) > _NAME_BYTES:  # file systems count bytes (255)
         stem = stem[:-1]
     return stem + suffix
