@@ -101,7 +101,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     @public
     def static(name: str) -> FileResponse:
         if name not in STATIC_FILES:
-            raise HTTPException(404, detail="not found")
+            raise HTTPException(404, detail="没有该文件 / not found")
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
     @app.get("/health", tags=["meta"])
