@@ -47,12 +47,20 @@ class Settings(BaseSettings):
     table_path_objects: int = 6
     # Scanned PDFs: "auto" runs Tesseract (chi_sim) when it is installed, "off" reports them.
     ocr: str = "auto"
-    # Upload limits for the API.
+    # Upload limits for the API: checked from Content-Length (and while streaming) before the
+    # body is read or a token is checked; every other request body is capped at max_body_kb.
     max_upload_mb: int = 50
     max_files_per_batch: int = 500
+    max_body_kb: int = 1024
+    max_filename_chars: int = 120
     # API host/port for ``miner serve``.
     host: str = "127.0.0.1"
     port: int = 8000
+    # Host names the API answers to (DNS-rebinding guard), besides 127.0.0.1, localhost, ::1 and
+    # ``host``; e.g. MINER_ALLOWED_HOSTS='["miner.example.org"]'. State-changing requests from a
+    # browser must come from the same origin (Origin/Referer), or from one of ``allowed_origins``.
+    allowed_hosts: list[str] = []
+    allowed_origins: list[str] = []
 
 
 @lru_cache(maxsize=1)

@@ -379,6 +379,7 @@ def _fill_sheet(
         r = ws.max_row
         for c in range(1, len(row) + 1):
             cell = ws.cell(row=r, column=c)
+            _as_text(cell)
             cell.font = body_font
             cell.alignment = centre if c in centre_cols else wrap
             cell.border = border
@@ -386,6 +387,8 @@ def _fill_sheet(
         lines = max(_wrapped_lines(str(v), columns[c][1]) for c, v in enumerate(row))
         ws.row_dimensions[r].height = min(409, max(18, 14 * lines + 4))
 
+    for cell in (ws["A1"], ws["A2"], *ws[3]):
+        _as_text(cell)
     ws.freeze_panes = "A4"
     if rows:
         ws.auto_filter.ref = f"A3:{last_col}{ws.max_row}"
@@ -399,6 +402,17 @@ def _fill_sheet(
     ws.page_margins.left = ws.page_margins.right = 0.5
     ws.page_margins.top = ws.page_margins.bottom = 0.6
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+
+
+def _as_text(cell) -> None:
+    """Keep text as text: openpyxl turns any string starting with ``=`` into a live formula.
+
+    Report text, file names, labels and titles come from uploads and analysts, so none of
+    it may run as a formula (``=HYPERLINK(…)``, ``=WEBSERVICE(…)``) when the list is opened.
+    Numbers (序号, 条数, 页码) stay numbers.
+    """
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
 
 
 def _wrapped_lines(text: str, width: int) -> int:

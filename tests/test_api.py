@@ -12,13 +12,14 @@ from api.main import create_app
 from miner.config import Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+BASE = "http://127.0.0.1:8000"  # an allowed Host (the default TestClient host is refused)
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory) -> TestClient:
     ws = tmp_path_factory.mktemp("ws")
     app = create_app(ws, Settings(workspace=ws, max_upload_mb=1))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted(SAMPLES.glob("*.txt"))]
         files.append(("files", ("broken.pdf", b"%PDF-1.4 truncated", "application/pdf")))
         r = c.post("/batches", files=files, data={"label": "样例"})
@@ -110,7 +111,7 @@ def test_access_tokens_limit_what_users_see(tmp_path):
 
     ws = tmp_path / "ws"
     app = create_app(ws, Settings(workspace=ws))
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE) as c:
         files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in sorted(SAMPLES.glob("*.txt"))]
         assert c.post("/batches", files=files).status_code == 201  # single-user mode: open on localhost
         auditor = access.add_user(ws, "审计局分析员", ["audit", "congress"])
@@ -142,7 +143,7 @@ def test_server_is_the_only_writer(tmp_path):
 
     ws = tmp_path / "ws"
     app = create_app(ws, Settings(workspace=ws))
-    with TestClient(app):
+    with TestClient(app, base_url=BASE):
         with pytest.raises(WorkspaceBusy, match="miner serve"):
             with write_lock(ws):
                 pass

@@ -1,25 +1,27 @@
-"""Documents: list and read ingested reports."""
+"""Documents: list and read ingested reports (those of the issuer kinds the caller may read)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from api.deps import UserDep, WorkspaceDep
+from api.deps import ScopeDep
+from api.scope import NotInScope
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 
 @router.get("")
-def list_documents(ws: WorkspaceDep, user: UserDep) -> list[dict]:
+def list_documents(scope: ScopeDep) -> list[dict]:
     """All documents the caller may read, with issuer, year, units and finding counts."""
-    return [d for d in ws.catalogue.documents() if user.may_read(d["issuer_kind"])]
+    return scope.documents()
 
 
 @router.get("/{doc_id}")
-def get_document(doc_id: str, ws: WorkspaceDep, user: UserDep, text: bool = False) -> dict:
+def get_document(doc_id: str, scope: ScopeDep, text: bool = False) -> dict:
     """One document by id or file name; ``text=true`` adds the normalised text."""
-    doc = ws.catalogue.document(doc_id, with_text=text)
-    if doc is None or not user.may_read(doc["issuer_kind"]):
-        raise HTTPException(404, detail=f"no document {doc_id!r}")
-    doc["findings"] = [f.to_dict() for f in ws.catalogue.findings(document=doc["id"])]
+    try:
+        doc = scope.document(doc_id, with_text=text)
+    except NotInScope:
+        raise HTTPException(404, detail=f"没有该文档 / no document {doc_id!r}") from None
+    doc["findings"] = [f.to_dict() for f in scope.view.catalogue.findings(document=doc["id"])]
     return doc

@@ -9,12 +9,11 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep, UserDep, scope_kinds
-from miner import problems
+from api.deps import ScopeDep
+from api.routes.clusters import RefreshedDep, check_kinds
 from miner.export import default_filename, export
-from miner.pipeline import as_published, make_filters
+from miner.pipeline import as_published
 
 router = APIRouter(tags=["exports"])
 MEDIA = {
@@ -26,37 +25,33 @@ MEDIA = {
 
 
 @router.get("/exports")
-async def get_export(
-    state: StateDep,
-    user: UserDep,
+def get_export(
+    _: RefreshedDep,
+    scope: ScopeDep,
     format: str = Query(..., pattern="^(xlsx|docx|md|json)$"),
     min_bodies: int = Query(1, ge=1, le=8),
     title: str | None = Query(None, max_length=200),
     issuer_kind: list[str] | None = Query(None),
     year: str | None = Query(None, pattern=r"^\d{4}(-\d{4})?$"),
-    unit: str | None = None,
-    batch: str | None = None,
+    unit: str | None = Query(None, max_length=200),
+    batch: str | None = Query(None, max_length=100),
 ) -> FileResponse:
-    """Download the export; every item cites document and page."""
-    ws = state.workspace
-
-    def work() -> Path:
-        with state.write_lock:
-            problems.update(ws)
-        flt = make_filters(
-            ws.catalogue.findings(), issuer_kind=scope_kinds(user, issuer_kind), year=year, unit=unit, batch=batch
-        )
-        items = as_published(problems.problems(ws, filters=flt, min_bodies=min_bodies), ws.catalogue)
-        folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
-        return export(items, format, folder, title=title, min_bodies=min_bodies)
-
+    """Download the export of the common problems in scope; every item cites document and page."""
+    check_kinds(issuer_kind)
+    found = scope.problems(min_bodies=min_bodies, issuer_kind=issuer_kind, year=year, unit=unit, batch=batch)
+    items = as_published(found, scope.view.catalogue)
+    folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
     try:
-        path = await run_in_threadpool(work)
+        path = export(items, format, folder, title=title, min_bodies=min_bodies)
     except ValueError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, detail=str(exc)) from exc
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return FileResponse(
         path,
         media_type=MEDIA[format],
         filename=default_filename(format),
-        background=BackgroundTask(shutil.rmtree, path.parent, ignore_errors=True),
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
