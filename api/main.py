@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.config import Settings, get_settings
 from api.deps import AppState, MaybeUserDep, StateDep, guard, open_scope, public
-from api.routes import batches, clusters, documents, exports, findings, search
+from api.routes import batches, clusters, documents, exports, findings, review, search
 from api.security import BoundaryMiddleware, allowed_hosts
 from miner.indexing import ModelMismatch, open_searcher
 from miner.pipeline import Workspace
@@ -88,7 +88,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
         return JSONResponse({"error": str(exc), "status": 409}, status_code=409)
 
-    for module in (batches, documents, findings, search, clusters, exports):
+    for module in (batches, documents, findings, review, search, clusters, exports):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -117,7 +117,7 @@ class Scope:
         return _public_document(doc)
 
     def finding(self, finding_id: str) -> Finding:
-        found = self.view.catalogue.findings(ids=[finding_id])
+        found = self.view.catalogue.findings(ids=[finding_id], review=None)
         if not found or not self.may_read(found[0].issuer_kind):
             raise NotInScope(finding_id)
         return found[0]

@@ -301,13 +301,14 @@ class Catalogue:
     # ------------------------------------------------------------------ findings
 
     def findings(
-        self, document: str | None = None, ids: list[str] | None = None, review: bool = False
+        self, document: str | None = None, ids: list[str] | None = None, review: bool | None = False
     ) -> list[Finding]:
         """Findings with their document's metadata, in document and reading order.
 
         By default the findings that count: the problem model's, less those an analyst
         rejected, plus review items an analyst accepted. ``review=True`` gives the
-        review list instead: low-confidence items nobody has decided on yet.
+        review list instead: low-confidence items nobody has decided on yet;
+        ``review=None`` every row, whatever its status (to show one by id).
         Document texts are read once per document, not once per finding: the texts are
         by far the largest thing in the catalogue.
         """
@@ -318,7 +319,7 @@ class Catalogue:
             " LEFT JOIN review_decisions r ON r.finding_id = f.id"
         )
         args: list = []
-        where = [_PENDING if review else _COUNTS] if ids is None else []
+        where = [] if review is None else [_PENDING if review else _COUNTS]
         if document:
             where.append("(d.name = ? OR d.id = ?)")
             args += [document, document]
@@ -371,6 +372,9 @@ class Catalogue:
         if row is None:
             raise KeyError(finding_id)
         with self.db:
+            # Out of its common problem either way: a rejected finding leaves it, an accepted
+            # review item is placed afresh by the next clustering update.
+            self.db.execute("DELETE FROM cluster_members WHERE finding_id=?", (finding_id,))
             self.db.execute(
                 "INSERT INTO review_decisions VALUES (?,?,?,?,?) ON CONFLICT(finding_id) DO UPDATE SET"
                 " decision=excluded.decision, at=excluded.at, who=excluded.who, note=excluded.note",

@@ -150,6 +150,7 @@ class Truth:
     owners: dict[str, str | None]
     secret: bytes
     places: dict[str, str]  # document name -> place
+    not_counted: set[str] = field(default_factory=set)  # review items not accepted, rejected findings
 
     def opaque(self) -> dict[str, str]:
         return {public_cluster_id(self.secret, c): c for c in self.members}
@@ -176,7 +177,16 @@ def truth(w: World) -> Truth:
         if did:
             batches[bid].add(did)
     places = {d.name: d.place for d in w.docs + w.extra if d.place}
-    return Truth(docs, findings, members, batches, {b: state.owners.get(b) for b in batches}, state.secret, places)
+    review = {  # review items count once accepted; rejected findings no more
+        r[0]
+        for r in db.execute(
+            "SELECT f.id FROM findings f LEFT JOIN review_decisions r ON r.finding_id = f.id"
+            " WHERE (f.status = 'review' AND COALESCE(r.decision, '') != 'accepted') OR r.decision = 'rejected'"
+        )
+    }
+    return Truth(
+        docs, findings, members, batches, {b: state.owners.get(b) for b in batches}, state.secret, places, review
+    )
 
 
 def may_read(user: str, kind: str) -> bool:
@@ -273,6 +283,12 @@ GENERATORS: dict[tuple[str, str], Callable] = {
         "GET",
         f"/findings/{_pick(rng, list(t.findings), 'x-001')}/similar",
         {"params": {"k": rng.randint(1, 30), "include_same_document": rng.random() < 0.3}},
+    ),
+    ("GET", "/review"): lambda rng, w, t, u: ("GET", "/review", {}),
+    ("POST", "/review/{finding_id}"): lambda rng, w, t, u: (
+        "POST",
+        f"/review/{_pick(rng, list(t.findings), 'x-001')}",
+        {"json": {"decision": rng.choice(["accepted", "rejected"]), "note": "核实"}},
     ),
     ("GET", "/search"): lambda rng, w, t, u: (
         "GET",
@@ -391,7 +407,8 @@ def check_counts(t: Truth, user: str, path: str, data: object) -> None:
         else:
             readable = [d for d in t.docs.values() if may_read(user, d["issuer_kind"])]
             assert data["documents"] == len(readable), data
-            assert data["findings"] == sum(1 for k in t.findings.values() if may_read(user, k)), data
+            counted = [k for f, k in t.findings.items() if f not in t.not_counted]
+            assert data["findings"] == sum(1 for k in counted if may_read(user, k)), data
     if path == "/documents" and isinstance(data, list):
         assert len(data) == sum(1 for d in t.docs.values() if may_read(user, d["issuer_kind"]))
     batches = data if path == "/batches" and isinstance(data, list) else [data] if path.startswith("/batches") else []
