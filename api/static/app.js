@@ -9,7 +9,7 @@ for (const sel of ["up-kind", "f-kind"]) {
 // The access token (multi-user mode) lives in this tab only and goes out as a Bearer header.
 const tokenInput = $("token");
 tokenInput.value = sessionStorage.getItem("miner-token") || "";
-tokenInput.onchange = () => { sessionStorage.setItem("miner-token", tokenInput.value.trim()); loadDocuments(); loadClusters(); };
+tokenInput.onchange = () => { sessionStorage.setItem("miner-token", tokenInput.value.trim()); loadDocuments(); loadClusters(); loadReview(); };
 $("token-box").onsubmit = e => { e.preventDefault(); tokenInput.onchange(); };
 function authed(opts = {}) {
   const token = tokenInput.value.trim();
@@ -51,7 +51,7 @@ $("upload-form").onsubmit = async e => {
     const b = await api("/batches", {method: "POST", body: fd});
     st.innerHTML = `批次 ${esc(b.id)}：成功 ${esc(b.counts.ok)}，重复 ${esc(b.counts.duplicate)}，失败 ${esc(b.counts.failed)}` +
       "<ul>" + b.files.map(f => `<li class="${esc(f.status)}">${esc(f.name)}：${esc(({ok: "成功", duplicate: "重复（已跳过）", failed: "失败"})[f.status])} ${f.findings ? esc(f.findings) + " 条问题" : ""} ${esc(f.message)}</li>`).join("") + "</ul>";
-    loadDocuments(); loadClusters();
+    loadDocuments(); loadClusters(); loadReview();
   } catch (err) { st.innerHTML = `<span class="failed">上传失败：${esc(err.message)}</span>`; }
 };
 $("search-form").onsubmit = async e => {
@@ -97,6 +97,26 @@ async function loadDocuments() {
       : '<p class="muted">尚未导入文档。</p>';
   } catch (err) { box.innerHTML = `<p class="failed">${esc(err.message)}</p>`; }
 }
+async function loadReview() {
+  const box = $("review");
+  box.innerHTML = '<p class="muted">加载中……</p>';
+  try {
+    const items = await api("/review");
+    box.innerHTML = items.length ? "<table><tr><th>把握</th><th>表述</th><th>出处</th><th>审核</th></tr>" + items.map(f =>
+      `<tr><td>${esc(Math.round(f.confidence * 100))}%</td><td>${esc(f.text)}</td><td class="cite">${esc(f.document)} 第${esc(f.page)}页</td>` +
+      `<td><button class="secondary" data-decide="accepted" data-id="${esc(f.id)}">采纳</button> <button class="secondary" data-decide="rejected" data-id="${esc(f.id)}">排除</button></td></tr>`).join("") + "</table>"
+      : '<p class="muted">没有待审核的表述。</p>';
+  } catch (err) { box.innerHTML = `<p class="failed">${esc(err.message)}</p>`; }
+}
+$("review").addEventListener("click", async e => {
+  const b = e.target.closest("button[data-decide]");
+  if (!b) return;
+  b.disabled = true;
+  try {
+    await api(`/review/${encodeURIComponent(b.dataset.id)}`, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({decision: b.dataset.decide})});
+    loadReview(); loadClusters(); loadDocuments();
+  } catch (err) { b.disabled = false; $("review").insertAdjacentHTML("afterbegin", `<p class="failed">${esc(err.message)}</p>`); }
+});
 $("load-clusters").onclick = loadClusters;
 // Exports download through fetch, so the token goes along (a plain link could not send it).
 document.querySelectorAll("a[data-fmt]").forEach(a => a.onclick = async () => {
@@ -111,4 +131,4 @@ document.querySelectorAll("a[data-fmt]").forEach(a => a.onclick = async () => {
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (err) { $("clusters").insertAdjacentHTML("afterbegin", `<p class="failed">导出失败：${esc(err.message)}</p>`); }
 });
-loadDocuments(); loadClusters();
+loadDocuments(); loadClusters(); loadReview();
