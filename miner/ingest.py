@@ -81,12 +81,19 @@ _FULLWIDTH.update({cp: unicodedata.normalize("NFKC", chr(cp)) for cp in range(0x
 _FULLWIDTH.update({0xFF05: "%", 0xFF0E: ".", 0xFF0B: "+", 0xFF1D: "=", 0x00A0: " "})
 
 
+# ASCII punctuation typed into Chinese text (common on web pages) to the full-width
+# marks the sentence and clause rules read; "1,320" and "3.5" between digits stay.
+_ASCII_PUNCT_NEAR_CJK = re.compile(r"(?<=[\u3400-\u9fff”」）])[,;:?!]|[,;:?!](?=[\u3400-\u9fff“「（])")
+_TO_FULLWIDTH_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
+
+
 def normalise_line(text: str) -> str:
-    """Half-width letters/digits, no spaces next to CJK characters, trimmed."""
+    """Half-width letters/digits, full-width punctuation in CJK text, no spaces next to CJK characters, trimmed."""
     text = text.translate(_FULLWIDTH).replace("\r", "")
     text = text.replace("\u3000", " ")
     text = _SPACE_NEAR_CJK.sub("", text)
     text = _MULTI_SPACE.sub(" ", text)
+    text = _ASCII_PUNCT_NEAR_CJK.sub(lambda m: _TO_FULLWIDTH_PUNCT[m.group(0)], text)
     return text.strip()
 
 
