@@ -214,6 +214,26 @@ NEW_SUBJECT = re.compile(
 )
 
 
+# A unit named inside a statement ("市城市管理局将……", "县第一中学向……"): the subject of the
+# problem when no heading or table column names one.
+UNIT_IN_TEXT = re.compile(
+    r"(?:[\u4e00-\u9fff]{2,6}[市县区])?(?:市|县|区|镇|乡)?[\u4e00-\u9fff]{1,14}?"
+    r"(?:局|委员会|委|办公室|办|中心|有限公司|公司|集团有限公司|集团|学校|中学|小学|医院|卫生院|街道办事处|街道|政府|镇|乡|所|站|馆)"
+    r"(?=[^\u4e00-\u9fff]|所属|下属|原|项目|新|[将向对在于未把以从为有的等及和与已仍])"
+)
+_NOT_A_UNIT = re.compile(r"^(?:部分|有的|个别|一些|少数|多个|全|各|该|本|其|上级|有关|相关|所属|下属|审计|巡察|检查)")
+
+
+def unit_in_text(text: str) -> str:
+    """The first unit the statement names, or "" (anonymised 某局 and "部分单位" are not units)."""
+    for m in UNIT_IN_TEXT.finditer(text[:60]):
+        name = m.group(0)
+        if "某" in name or _NOT_A_UNIT.match(name) or len(name) < 3:
+            continue
+        return name
+    return ""
+
+
 def _sub_problems(text: str, start: int, end: int, headline: bool) -> list[tuple[int, int]]:
     """The statement cut into sub-problems, or [] when it reads as one problem.
 
@@ -302,7 +322,15 @@ class FindingExtractor:
         keep = _choose_alternatives(cands, probs)
         threshold = self._keep()
         return [
-            FindingSpan(c.start, c.end, c.page, c.unit, c.heading, round(float(p), 4), bool(p < threshold))
+            FindingSpan(
+                c.start,
+                c.end,
+                c.page,
+                c.unit or unit_in_text(c.text),
+                c.heading,
+                round(float(p), 4),
+                bool(p < threshold),
+            )
             for c, p, k in zip(cands, probs, keep)
             if k and p >= floor
         ]

@@ -257,3 +257,13 @@ def test_under_read_documents_are_flagged():
     assert under_read(plain, extract_findings(plain, with_review=True)) == ""
     empty = _doc("关于某局的工作总结\n今年以来，我局各项工作取得明显成效。")
     assert "未提取到问题" in under_read(empty, extract_findings(empty, with_review=True))
+
+
+def test_unit_named_in_the_statement_when_no_heading_names_one():
+    doc = _doc(
+        "关于某市2023年度预算执行的审计报告\n"
+        "（一）市城市管理局将占道停车收费1,268万元坐支用于委托管理服务费。\n"
+        "（二）部分单位违规发放津贴补贴，涉及金额45万元。"
+    )
+    units = [s.unit for s in extract_findings(doc)]
+    assert units == ["市城市管理局", ""]
