@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     table_path_objects: int = 6
     # Scanned PDFs: "auto" runs Tesseract (chi_sim) when it is installed, "off" reports them.
     ocr: str = "auto"
+    # Exports: quotes from reports published in Traditional characters read "simplified"
+    # (converted, the default) or "published" (as published); the 专报's 版头/版记 defaults.
+    export_quotes: str = "simplified"
+    brief_masthead: str = "监督共性问题专报"
+    brief_issuer: str = ""  # 编发单位 (发文机关); empty prints a placeholder to fill
+    brief_to: str = ""  # 报送
+    brief_cc: str = ""  # 抄送
     # Upload limits for the API.
     max_upload_mb: int = 50
     max_files_per_batch: int = 500

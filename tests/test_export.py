@@ -152,14 +152,15 @@ def test_xlsx_list(problems, tmp_path):
     ws = wb["共性问题清单"]
     assert ws["A1"].value == "共性问题清单"
     header = [c.value for c in ws[3]]
-    assert header == ["序号", "共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处"]
+    assert header == ["序号", "共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处", "报告份数"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
     assert [r[0] for r in rows] == [1, 2, 3]
     assert [r[1].split("\n")[0] for r in rows] == ["公务用车管理不严", "往来款长期挂账未清理", "政府采购程序不规范"]
     by_label = {r[1].split("\n")[0]: r for r in rows}
     arrears = by_label["往来款长期挂账未清理"]
     assert "关键词：往来款、挂账" in arrears[1]
-    assert arrears[5] == 5 and arrears[6] == "2022–2024"
+    assert arrears[5] == 5 and arrears[6] == "2022–2024" and arrears[8] == 4
+    assert by_label["公务用车管理不严"][6] == 2023  # one year is a number, a range stays text
     assert "市住建局" in arrears[3] and "市财政局" in arrears[3]
     assert "审计：市审计局" in arrears[4] and "巡察：区委第二巡察组" in arrears[4] and "人大" in arrears[4]
     assert arrears[2].startswith("1. 往来款长期挂账。截至2023年底")  # "一是" dropped
@@ -218,7 +219,11 @@ def test_docx_briefing_layout_and_content(problems, tmp_path):
     for name in ("Normal", "Heading 1", "Heading 2", "Title"):  # a theme font would override the Chinese one
         assert doc.styles[name].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsiaTheme")) is None
 
-    title = doc.paragraphs[0]
+    masthead = doc.paragraphs[0]
+    assert masthead.text == "监督共性问题专报" and masthead.style.name == "Masthead"
+    assert doc.paragraphs[1].text == "2024年第　期"
+    assert doc.paragraphs[2].text == "（编发单位）\t2024年6月1日"
+    title = doc.paragraphs[3]
     assert title.text == "关于监督发现共性问题的专报（初稿）"
     assert title.style.name == "Title" and east_asia("Title") in ("方正小标宋简体", "宋体")
     assert title.style.font.size == Pt(22)
@@ -234,22 +239,27 @@ def test_docx_briefing_layout_and_content(problems, tmp_path):
         assert texts[texts.index(heading) + 1] == PLACEHOLDER
 
     body = docx_text(doc)
-    lead = texts[2]
+    lead = texts[5]
     assert (
         "2022年至2024年" in lead
         and "4份报告（其中审计2份、巡察1份、人大1份）" in lead
-        and "共性问题2个" in lead
+        and "2个共性问题" in lead
         and "问题表述7条" in lead
+        and "均由两类以上监督主体分别指出" in lead
     )
     assert "审计" in lead and "巡察" in lead and "人大" in lead and "至少由2类" in lead
     assert "公务用车" not in body and "q05.pdf" not in body
-    assert "涉及范围：审计、巡察、人大 · 4 个单位 · 2022–2024 · 5 条。" in body
-    assert "涉及范围：巡察、审计 · 2 个单位 · 2022–2023 · 2 条。" in body  # built when the span is empty
-    assert "（人大·市人大常委会预算工委，r02.docx 第7页）" in body
+    assert (
+        "审计、巡察、人大3类监督主体在2022年至2024年的4份报告中指出此问题，涉及市住建局、区教育局、市财政局等4个单位，共5条问题表述。"
+        in body
+    )
+    assert "巡察、审计2类监督主体在2022年至2023年的2份报告中指出此问题" in body
+    assert "（人大·市人大常委会预算工委，r02.docx第7页）" in body
+    assert "主要表现：一是往来款长期挂账。截至2023年底" in body
     assert "分析人员备注：与上年专报所列问题相同。" in body
-    for f in all_findings([problems[0], problems[2]]):
-        assert f"{f.document} 第{f.page}页" in body
-    assert "自动生成" in body and "2024年6月1日" in body
+    assert "出处：q01.pdf第2、3页；x03.pdf第5页；r02.docx第7页；q04.pdf第11页。" in body
+    assert "附：引用报告（4份）" in body
+    assert "自动生成" in body and "2024年6月1日" in body and "（编发单位）\t2024年6月1日印发" in body
 
     footer = doc.sections[0].footer.paragraphs[0]
     assert footer.text.startswith("— ") and footer.text.endswith(" —")
@@ -287,6 +297,8 @@ def test_json(problems, tmp_path):
         "issuer_kind": "congress",
         "issuer": "市人大常委会预算工委",
         "year": 2024,
+        "doc_title": "",
+        "doc_number": "",
     }
 
 
