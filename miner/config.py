@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     brief_issuer: str = ""  # 编发单位 (发文机关); empty prints a placeholder to fill
     brief_to: str = ""  # 报送
     brief_cc: str = ""  # 抄送
+    # A new document whose text is this alike (MinHash Jaccard of character 3-shingles) to a
+    # stored one is the same report in another form and is not added; above 1 turns it off.
+    duplicate_threshold: float = 0.5
     # Upload limits for the API.
     max_upload_mb: int = 50
     max_files_per_batch: int = 500
