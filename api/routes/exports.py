@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep, UserDep, scope_kinds
 from miner import problems
-from miner.export import default_filename, export
+from miner.export import default_filename, export, sources_from
 from miner.pipeline import as_published, make_filters
 
 router = APIRouter(tags=["exports"])
@@ -48,7 +48,8 @@ async def get_export(
         )
         items = as_published(problems.problems(ws, filters=flt, min_bodies=min_bodies), ws.catalogue)
         folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
-        return export(items, format, folder, title=title, min_bodies=min_bodies)
+        sources = sources_from(ws.catalogue.documents())  # cite reports by title and 文号
+        return export(items, format, folder, title=title, min_bodies=min_bodies, sources=sources)
 
     try:
         path = await run_in_threadpool(work)

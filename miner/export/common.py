@@ -114,7 +114,7 @@ def apply_quotes(
         for f in p.findings:
             converted = _t2s().convert(f.text)
             src = sources.get(f.document)
-            if converted != f.text or (src is not None and src.traditional):
+            if src.traditional if src is not None else converted != f.text:
                 traditional[f.document] = None
             findings.append(replace(f, text=converted) if mode == "simplified" else f)
         out.append(replace(p, findings=findings))
@@ -125,10 +125,10 @@ def quotes_note(mode: str, traditional_docs: list[str], sources: Mapping[str, So
     """One sentence that says how quotes from Traditional-published reports were treated ('' if none)."""
     if not traditional_docs:
         return ""
-    names = "、".join(short_ref(d, sources) for d in traditional_docs[:3])
-    more = f"等{len(traditional_docs)}份" if len(traditional_docs) > 3 else ""
+    names = "、".join(short_ref(d, sources) for d in traditional_docs[:2])
+    more = "等" if len(traditional_docs) > 2 else ""
     how = "引文已转为简体字" if mode == "simplified" else "引文按原文繁体字照录"
-    return f"{names}{more}报告以繁体字发布，{how}。"
+    return f"所引报告中有{len(traditional_docs)}份以繁体字发布（{names}{more}），{how}。"
 
 
 # --- facts shared by every format ------------------------------------------------------------
@@ -207,9 +207,11 @@ def range_sentence(p: CommonProblem) -> str:
     period = zh_period(p.findings)
     text = f"{who}{'在' + period if period else ''}的{n_docs}份报告中指出此问题"
     us = units(p.findings)
-    if us:
-        shown = "、".join(us[:3])
-        text += f"，涉及{shown}" + (f"等{len(us)}个单位" if len(us) > 3 else "")
+    named = [u for u in us if "等" not in u][:3]  # "等14个市直单位" is itself a count, not a name
+    if named:
+        text += f"，涉及{'、'.join(named)}" + (f"等{len(us)}个单位" if len(us) > len(named) else "")
+    elif us:
+        text += f"，涉及{len(us)}个单位"
     return text + f"，共{len(p.findings)}条问题表述。"
 
 

@@ -23,9 +23,9 @@ from miner.export.common import (
     body_of,
     documents,
     full_ref,
-    grouped_citations,
     issuer_kinds,
     kind_zh,
+    pages_by_document,
     range_sentence,
     representatives,
     sentence,
@@ -44,7 +44,7 @@ H1_FONT = "黑体"
 H2_FONT = "楷体_GB2312"
 LATIN_FONT = "Times New Roman"
 RED = "C00000"
-QUOTE_LIMIT = 100  # characters of a quoted fact; the full text is in the list and the report
+QUOTE_LIMIT = 90  # characters of a quoted fact; the full text is in the list and the report
 FACTS_PER_PROBLEM = 3
 
 
@@ -86,27 +86,22 @@ def lead(problems: list[CommonProblem], min_bodies: int, total: int | None = Non
         return "经梳理，本次未发现符合条件的共性问题。"
     kinds = "、".join(kind_zh(k) for k in c.kinds)
     breakdown = "、".join(f"{kind_zh(k)}{n}份" for k, n in c.reports_by_kind.items())
-    text = (
-        f"经对{c.period}{kinds}等监督主体的监督报告进行梳理，"
-        if c.period
-        else f"经对{kinds}等监督主体的监督报告进行梳理，"
-    )
-    text += f"现将{c.reports}份报告（其中{breakdown}）反映的{c.problems}个共性问题报告如下。"
-    text += f"这些问题涉及问题表述{c.findings}条，"
+    text = f"经对{c.period}{kinds}等监督主体的监督报告进行梳理，"
+    if min_bodies > 1:
+        text += f"在至少由{min_bodies}类监督主体发现的问题中，"
+    if total is not None and total > c.problems:
+        text += f"共归并出共性问题{total}个，现将系统性程度最高的{c.problems}个报告如下。"
+    else:
+        text += f"归并出共性问题{c.problems}个，现报告如下。"
+    text += f"这{c.problems}个问题见于{c.reports}份报告（其中{breakdown}），涉及问题表述{c.findings}条；"
     if c.cross_body == c.problems:
-        text += "均由两类以上监督主体分别指出"
+        text += "均由两类以上监督主体分别指出" if c.problems > 1 else "由两类以上监督主体分别指出"
     elif c.cross_body:
         rest = c.problems - c.cross_body
-        text += f"其中{c.cross_body}个由两类以上监督主体分别指出（跨主体），其余{rest}个由同一类监督主体指出"
+        text += f"其中{c.cross_body}个由两类以上监督主体分别指出（跨主体），{rest}个由同一类监督主体指出"
     else:
-        text += "均由同一类监督主体指出"
-    notes = []
-    if min_bodies > 1:
-        notes.append(f"仅列至少由{min_bodies}类监督主体发现的问题")
-    if total is not None and total > c.problems:
-        notes.append(f"共归并出{total}个，本专报列出系统性程度最高的{c.problems}个")
-    text += ("（" + "；".join(notes) + "）" if notes else "") + "，按系统性程度从高到低排列。"
-    return text
+        text += "均由同一类监督主体指出" if c.problems > 1 else "由同一类监督主体指出"
+    return text + "。问题按系统性程度从高到低排列，所引报告见附件。"
 
 
 def write_docx(
@@ -122,7 +117,6 @@ def write_docx(
     quotes_note: str = "",
 ) -> None:
     from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
 
     opts = options or BriefingOptions()
     when = opts.date or generated_at
@@ -140,6 +134,8 @@ def write_docx(
     _paragraph(doc, "一、主要共性问题", style="Heading 1")
     if not problems:
         _paragraph(doc, "本次梳理未发现符合条件的共性问题。")
+    cited = documents(f for p in problems for f in p.findings)
+    number = {d: n for n, d in enumerate(cited, 1)}
     for i, p in enumerate(problems, 1):
         _paragraph(doc, f"（{zh_number(i)}）{p.label}", style="Heading 2")
         _paragraph(doc, range_sentence(p))
@@ -147,27 +143,21 @@ def write_docx(
             _paragraph(doc, "主要表现：" + facts)
         if p.note:
             _paragraph(doc, f"分析人员备注：{sentence(p.note)}。")
-        _paragraph(doc, "出处：" + "；".join(grouped_citations(p.findings, sources)) + "。", style="Sources")
+        pages = pages_by_document(p.findings)
+        refs = "；".join(f"[{number[d]}]第{'、'.join(map(str, pages[d]))}页" for d in sorted(pages, key=number.get))
+        _paragraph(doc, f"出处（附件编号）：{refs}。", style="Sources")
 
     _paragraph(doc, "二、原因分析", style="Heading 1")
     _paragraph(doc, PLACEHOLDER)
     _paragraph(doc, "三、意见建议", style="Heading 1")
     _paragraph(doc, PLACEHOLDER)
-    _paragraph(doc, "")
-    _paragraph(doc, f"（{MACHINE_NOTE}{quotes_note}）")
-    signature = _paragraph(doc, issuer)
-    date_para = _paragraph(doc, zh_date(when))
-    for para in (signature, date_para):
-        para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        para.paragraph_format.first_line_indent = 0
-        para.paragraph_format.right_indent = _pt(64)  # 公文: date sits four characters in from the right
+    _paragraph(doc, f"（{MACHINE_NOTE}{quotes_note}）", style="Sources")
 
-    cited = documents(f for p in problems for f in p.findings)
     if cited:
         _paragraph(doc, "")
-        _paragraph(doc, f"附：引用报告（{len(cited)}份）", style="Heading 3")
-        for n, d in enumerate(cited, 1):
-            _paragraph(doc, f"{n}. {full_ref(d, sources)}", style="Sources")
+        _paragraph(doc, f"附件：引用报告（{len(cited)}份）", style="Heading 3")
+        for d in cited:
+            _paragraph(doc, f"[{number[d]}] {full_ref(d, sources)}", style="References")
     _imprint(doc, opts, issuer, when)
     doc.core_properties.title = title or DEFAULT_BRIEF_TITLE
     doc.core_properties.author = "miner"
@@ -355,6 +345,11 @@ def _setup_styles(doc) -> None:
     configure(doc.styles["Heading 3"], H1_FONT, 16, indent=False)
     doc.styles["Heading 3"].font.italic = False
     doc.styles["Heading 3"].paragraph_format.keep_with_next = True
+    references = doc.styles.add_style("References", WD_STYLE_TYPE.PARAGRAPH)
+    references.base_style = doc.styles["Normal"]
+    configure(references, BODY_FONT, 12, line=18, indent=False)  # 小四: a list to look things up in
+    references.paragraph_format.left_indent = _pt(24)
+    references.paragraph_format.first_line_indent = _pt(-24)  # hanging: numbers stand out
     imprint = doc.styles.add_style("Imprint", WD_STYLE_TYPE.PARAGRAPH)
     imprint.base_style = doc.styles["Normal"]
     configure(imprint, BODY_FONT, 14, line=24, indent=False)
