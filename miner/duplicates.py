@@ -9,8 +9,9 @@ against thousands of reports without pairwise comparison.
 
 Measured on the dev and dev2 corpora (70 reports, 3 scans read by Tesseract): a scan and its
 text PDF score 0.86–0.95; the most alike distinct reports (a 2021 audit and the rectification
-report that quotes it, two years of the same office's report) score at most 0.20 (benchmarks/bench_duplicates.py). The default
-threshold of 0.5 sits between the two (``MINER_DUPLICATE_THRESHOLD``; above 1 switches the check off).
+report that quotes it, two years of the same office's report) score at most 0.20
+(benchmarks/bench_duplicates.py). The default threshold of 0.5 sits between the two
+(``MINER_DUPLICATE_THRESHOLD``; above 1 switches the check off).
 
 Signatures are a cache (`duplicates-affine32.npz` in the workspace), keyed by document id — a content
 hash, so a stored signature never goes stale; missing ones are computed from the catalogue text.

@@ -231,7 +231,7 @@ def check_lead_against_list(doc) -> dict:
         assert (
             cross == f"其中{multi}个由两类以上监督主体分别指出（跨主体），{len(ranges) - multi}个由同一类监督主体指出"
         )
-    cited = {int(n) for line in texts if line.startswith("出处（附件编号）") for n in re.findall(r"\[(\d+)\]", line)}
+    cited = {int(n) for line in texts if line.startswith("出处（见附件）") for n in re.findall(r"\[(\d+)\]", line)}
     assert cited == set(range(1, len(refs) + 1))  # every report listed is cited, and only those
     for heading in headings:
         assert re.match(r"（[一二三四五六七八九十]+）", heading)
@@ -297,8 +297,8 @@ def test_docx_briefing_layout_and_content(problems, tmp_path):
     assert "（人大·市人大常委会预算工委，r02.docx第7页）" in body  # no catalogue: the file name
     assert "主要表现：一是往来款长期挂账。截至2023年底" in body
     assert "分析人员备注：与上年专报所列问题相同。" in body
-    assert "出处（附件编号）：[1]第2、3页；[2]第5页；[3]第7页；[4]第11页。" in body
-    assert "出处（附件编号）：[2]第6页；[4]第9页。" in body
+    assert "出处（见附件）：[1]第2、3页；[2]第5页；[3]第7页；[4]第11页。" in body
+    assert "出处（见附件）：[2]第6页；[4]第9页。" in body
     assert "附件：引用报告（4份）\n[1] q01.pdf\n[2] x03.pdf\n[3] r02.docx\n[4] q04.pdf" in body
     assert "自动生成" in body and "（编发单位）\t2024年6月1日印发" == texts[-1]
 

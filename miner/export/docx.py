@@ -145,7 +145,7 @@ def write_docx(
             _paragraph(doc, f"分析人员备注：{sentence(p.note)}。")
         pages = pages_by_document(p.findings)
         refs = "；".join(f"[{number[d]}]第{'、'.join(map(str, pages[d]))}页" for d in sorted(pages, key=number.get))
-        _paragraph(doc, f"出处（附件编号）：{refs}。", style="Sources")
+        _paragraph(doc, f"出处（见附件）：{refs}。", style="Sources")
 
     _paragraph(doc, "二、原因分析", style="Heading 1")
     _paragraph(doc, PLACEHOLDER)
@@ -212,7 +212,8 @@ def _imprint(doc, opts: BriefingOptions, issuer: str, when: date) -> None:
     _paragraph(doc, "")
     for n, text in enumerate(lines):
         para = _paragraph(doc, text, style="Imprint")
-        para.paragraph_format.tab_stops.add_tab_stop(width, WD_TAB_ALIGNMENT.RIGHT)
+        # tab stops count from the margin: the right one sits at the 版记's right indent
+        para.paragraph_format.tab_stops.add_tab_stop(width - _pt(14), WD_TAB_ALIGNMENT.RIGHT)
         if n == 0:
             _rule(para, "top", "000000", 8)
         _rule(para, "bottom", "000000", 8 if n == len(lines) - 1 else 4)
