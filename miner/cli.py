@@ -352,18 +352,38 @@ def export(
     unit: str | None = UnitOpt,
     issuer: str | None = IssuerOpt,
     batch: str | None = BatchOpt,
+    top: int | None = typer.Option(None, "--top", min=1, help="Only the N most systemic problems."),
+    sender: str | None = typer.Option(None, "--sender", help="专报 发文机关/编发单位 (MINER_BRIEF_ISSUER)."),
+    issue: str | None = typer.Option(None, "--issue", help="专报 期号, e.g. 2024年第3期."),
+    on: str | None = typer.Option(None, "--date", help="专报 date, YYYY-MM-DD (default today)."),
+    to: str | None = typer.Option(None, "--to", help="专报 报送 line (MINER_BRIEF_TO)."),
+    cc: str | None = typer.Option(None, "--cc", help="专报 抄送 line (MINER_BRIEF_CC)."),
+    quotes: str | None = typer.Option(
+        None, "--quotes", help="Traditional-published quotes: simplified (default) or published."
+    ),
 ) -> None:
     """Export the common-problem list (xlsx), briefing draft (docx), markdown or JSON. / 导出"""
+    from datetime import date
+
+    from miner.export import QUOTES, briefing_defaults, sources_from
     from miner.export import export as write_export
     from miner.pipeline import as_published, make_filters
 
+    if quotes is not None and quotes not in QUOTES:
+        _fail(f"--quotes takes {' or '.join(QUOTES)}")
+    try:
+        when = date.fromisoformat(on) if on else None
+    except ValueError:
+        _fail(f"--date takes YYYY-MM-DD, not {on!r}")
+    opts = briefing_defaults(top_n=top, issuer=sender, issue=issue, date=when, to=to, cc=cc, quotes=quotes)
     ws = _ws()
     flt = make_filters(
         ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
     )
     items = as_published(_problems(ws, min_bodies=min_bodies, filters=flt), ws.catalogue)
-    path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies)
-    err.print(f"wrote {len(items)} common problems to {path}")
+    sources = sources_from(ws.catalogue.documents())
+    path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies, sources=sources, briefing=opts)
+    err.print(f"wrote {min(len(items), top or len(items))} common problems to {path}")
     sys.stdout.write(str(path) + "\n")
 
 

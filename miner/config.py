@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     table_path_objects: int = 6
     # Scanned PDFs: "auto" runs Tesseract (chi_sim) when it is installed, "off" reports them.
     ocr: str = "auto"
+    # Exports: quotes from reports published in Traditional characters read "simplified"
+    # (converted, the default) or "published" (as published); the 专报's 版头/版记 defaults.
+    export_quotes: str = "simplified"
+    brief_masthead: str = "监督共性问题专报"
+    brief_issuer: str = ""  # 编发单位 (发文机关); empty prints a placeholder to fill
+    brief_to: str = ""  # 报送
+    brief_cc: str = ""  # 抄送
+    # A new document whose text is this alike (MinHash Jaccard of character 3-shingles) to a
+    # stored one is the same report in another form and is not added; above 1 turns it off.
+    duplicate_threshold: float = 0.8
     # Upload limits for the API: checked from Content-Length (and while streaming) before the
     # body is read or a token is checked; every other request body is capped at max_body_kb.
     max_upload_mb: int = 50

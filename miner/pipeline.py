@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from miner.config import Settings, get_settings
+from miner.duplicates import DuplicateIndex
 from miner.findings import FindingSpan, extract_findings, under_read
 from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
 from miner.metadata import apply_overrides, infer_metadata
@@ -137,6 +138,10 @@ def ingest(
 
     settings = ws.settings
     results = _parse_all(todo, settings.table_path_objects, settings.ocr, workers)
+    # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
+    # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
+    results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
+    same = DuplicateIndex.for_workspace(ws.root, cat, settings.duplicate_threshold) if results else None
     new_ids: list[str] = []
     for parsed in results:
         f = Path(parsed.path)
@@ -145,6 +150,13 @@ def ingest(
             _note(progress, f.name, "failed")
             continue
         assert parsed.doc is not None and parsed.meta is not None and parsed.spans is not None
+        if same is not None and (match := same.match(parsed.doc.text)):
+            cat.record_file(
+                batch_id,
+                BatchFile(f.name, str(f), "duplicate", match.message(), parsed.sha256, match.doc_id),
+            )
+            _note(progress, f.name, "duplicate")
+            continue
         meta = apply_overrides(parsed.meta, {**overrides, **sidecar.get(f.name, {})})
         doc_id = parsed.sha256[:12]
         cat.add_document(
@@ -179,7 +191,11 @@ def ingest(
             ),
         )
         new_ids.append(doc_id)
+        if same is not None:
+            same.add(doc_id, f.name, parsed.doc.text)
         _note(progress, f.name, "ok")
+    if same is not None and new_ids:
+        same.save(ws.root, new_ids)
     if index and new_ids:
         from miner import indexing
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -14,7 +15,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from openpyxl import load_workbook
 
-from miner.export import PLACEHOLDER, export, representatives, select, shorten, zh_number
+from miner.export import PLACEHOLDER, BriefingOptions, Source, export, representatives, select, shorten, zh_number
 from miner.records import CommonProblem, Finding
 
 DAY = date(2024, 6, 1)
@@ -152,14 +153,15 @@ def test_xlsx_list(problems, tmp_path):
     ws = wb["共性问题清单"]
     assert ws["A1"].value == "共性问题清单"
     header = [c.value for c in ws[3]]
-    assert header == ["序号", "共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处"]
+    assert header == ["序号", "共性问题", "问题表现", "涉及单位", "发现机关", "条数", "年份", "出处", "报告份数"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
     assert [r[0] for r in rows] == [1, 2, 3]
     assert [r[1].split("\n")[0] for r in rows] == ["公务用车管理不严", "往来款长期挂账未清理", "政府采购程序不规范"]
     by_label = {r[1].split("\n")[0]: r for r in rows}
     arrears = by_label["往来款长期挂账未清理"]
     assert "关键词：往来款、挂账" in arrears[1]
-    assert arrears[5] == 5 and arrears[6] == "2022–2024"
+    assert arrears[5] == 5 and arrears[6] == "2022–2024" and arrears[8] == 4
+    assert by_label["公务用车管理不严"][6] == 2023  # one year is a number, a range stays text
     assert "市住建局" in arrears[3] and "市财政局" in arrears[3]
     assert "审计：市审计局" in arrears[4] and "巡察：区委第二巡察组" in arrears[4] and "人大" in arrears[4]
     assert arrears[2].startswith("1. 往来款长期挂账。截至2023年底")  # "一是" dropped
@@ -197,6 +199,46 @@ def docx_text(doc) -> str:
     return "\n".join(p.text for p in doc.paragraphs)
 
 
+def zh_int(text: str) -> int:
+    digits = "零一二三四五六七八九"
+    if text.isdigit():
+        return int(text)
+    tens, _, ones = text.rpartition("十")
+    return (digits.index(tens) if tens else 1 if "十" in text else 0) * 10 + (digits.index(ones) if ones else 0)
+
+
+def check_lead_against_list(doc) -> dict:
+    """The lead's counts must be the list's own: problems, reports, reports per kind, statements, cross-body."""
+    texts = [p.text for p in doc.paragraphs]
+    lead = next(t for t in texts if t.startswith("经对"))
+    m = re.search(r"这(\d+)个问题见于(\d+)份报告（其中(.+?)），涉及问题表述(\d+)条；(.+?)。", lead)
+    assert m, lead
+    n_problems, n_reports, breakdown, n_statements, cross = m.groups()
+    headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 2"]
+    ranges = [t for t in texts if "中指出此问题" in t]
+    assert int(n_problems) == len(headings) == len(ranges)
+    assert int(n_statements) == sum(int(re.search(r"共(\d+)条问题表述", r).group(1)) for r in ranges)
+    appendix = next(t for t in texts if t.startswith("附件：引用报告"))
+    refs = [t for t in texts if re.match(r"\[\d+\] ", t)]
+    assert int(n_reports) == len(refs) == int(re.search(r"（(\d+)份）", appendix).group(1))
+    assert int(n_reports) == sum(int(n) for n in re.findall(r"(\d+)份", breakdown))
+    multi = sum("类监督主体" in r for r in ranges)  # single-body range lines name one kind's 机关
+    if multi == len(ranges):
+        assert cross.endswith("由两类以上监督主体分别指出") and "其中" not in cross
+    elif multi == 0:
+        assert cross.endswith("由同一类监督主体指出")
+    else:
+        assert (
+            cross == f"其中{multi}个由两类以上监督主体分别指出（跨主体），{len(ranges) - multi}个由同一类监督主体指出"
+        )
+    cited = {int(n) for line in texts if line.startswith("出处（见附件）") for n in re.findall(r"\[(\d+)\]", line)}
+    assert cited == set(range(1, len(refs) + 1))  # every report listed is cited, and only those
+    for heading in headings:
+        assert re.match(r"（[一二三四五六七八九十]+）", heading)
+    assert [zh_int(re.match(r"（(.+?)）", h).group(1)) for h in headings] == list(range(1, len(headings) + 1))
+    return {"problems": len(headings), "reports": len(refs), "cross": multi}
+
+
 def test_docx_briefing_layout_and_content(problems, tmp_path):
     path = export(problems, "docx", tmp_path / "brief.docx", min_bodies=2, generated_at=DAY)
     doc = Document(path)
@@ -218,7 +260,11 @@ def test_docx_briefing_layout_and_content(problems, tmp_path):
     for name in ("Normal", "Heading 1", "Heading 2", "Title"):  # a theme font would override the Chinese one
         assert doc.styles[name].element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsiaTheme")) is None
 
-    title = doc.paragraphs[0]
+    masthead = doc.paragraphs[0]
+    assert masthead.text == "监督共性问题专报" and masthead.style.name == "Masthead"
+    assert doc.paragraphs[1].text == "2024年第　期"
+    assert doc.paragraphs[2].text == "（编发单位）\t2024年6月1日"
+    title = doc.paragraphs[3]
     assert title.text == "关于监督发现共性问题的专报（初稿）"
     assert title.style.name == "Title" and east_asia("Title") in ("方正小标宋简体", "宋体")
     assert title.style.font.size == Pt(22)
@@ -234,22 +280,27 @@ def test_docx_briefing_layout_and_content(problems, tmp_path):
         assert texts[texts.index(heading) + 1] == PLACEHOLDER
 
     body = docx_text(doc)
-    lead = texts[2]
-    assert (
-        "2022年至2024年" in lead
-        and "4份报告（其中审计2份、巡察1份、人大1份）" in lead
-        and "共性问题2个" in lead
-        and "问题表述7条" in lead
+    lead = texts[5]
+    assert lead.startswith(
+        "经对2022年至2024年审计、巡察、人大等监督主体的监督报告进行梳理，在至少由2类监督主体发现的问题中"
     )
-    assert "审计" in lead and "巡察" in lead and "人大" in lead and "至少由2类" in lead
+    assert (
+        "这2个问题见于4份报告（其中审计2份、巡察1份、人大1份），涉及问题表述7条；均由两类以上监督主体分别指出" in lead
+    )
+    check_lead_against_list(doc)
     assert "公务用车" not in body and "q05.pdf" not in body
-    assert "涉及范围：审计、巡察、人大 · 4 个单位 · 2022–2024 · 5 条。" in body
-    assert "涉及范围：巡察、审计 · 2 个单位 · 2022–2023 · 2 条。" in body  # built when the span is empty
-    assert "（人大·市人大常委会预算工委，r02.docx 第7页）" in body
+    assert (
+        "审计、巡察、人大3类监督主体在2022年至2024年的4份报告中指出此问题，涉及市住建局、区教育局、市财政局等4个单位，共5条问题表述。"
+        in body
+    )
+    assert "巡察、审计2类监督主体在2022年至2023年的2份报告中指出此问题" in body
+    assert "（人大·市人大常委会预算工委，r02.docx第7页）" in body  # no catalogue: the file name
+    assert "主要表现：一是往来款长期挂账。截至2023年底" in body
     assert "分析人员备注：与上年专报所列问题相同。" in body
-    for f in all_findings([problems[0], problems[2]]):
-        assert f"{f.document} 第{f.page}页" in body
-    assert "自动生成" in body and "2024年6月1日" in body
+    assert "出处（见附件）：[1]第2、3页；[2]第5页；[3]第7页；[4]第11页。" in body
+    assert "出处（见附件）：[2]第6页；[4]第9页。" in body
+    assert "附件：引用报告（4份）\n[1] q01.pdf\n[2] x03.pdf\n[3] r02.docx\n[4] q04.pdf" in body
+    assert "自动生成" in body and "（编发单位）\t2024年6月1日印发" == texts[-1]
 
     footer = doc.sections[0].footer.paragraphs[0]
     assert footer.text.startswith("— ") and footer.text.endswith(" —")
@@ -287,6 +338,8 @@ def test_json(problems, tmp_path):
         "issuer_kind": "congress",
         "issuer": "市人大常委会预算工委",
         "year": 2024,
+        "doc_title": "",
+        "doc_number": "",
     }
 
 
@@ -322,3 +375,74 @@ def test_docx_converts_with_libreoffice(problems, tmp_path):
     text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
     text = "".join(text.split())  # Chinese must survive as text, not as missing glyphs
     assert "共性问题的专报" in text and "往来款长期挂账未清理" in text and "—2—" in text
+
+
+SOURCES = {
+    "q01.pdf": Source("q01.pdf", "市住建局2023年度预算执行情况审计结果公告", "江审公告〔2024〕3号"),
+    "x03.pdf": Source("x03.pdf", "区委第二巡察组关于巡察区教育局党组的反馈意见"),
+    "r02.docx": Source("r02.docx", "关于市级预算执行情况的审议意见", "江人常办〔2024〕7号", traditional=True),
+}
+
+
+def test_briefing_top_n_single_body_options_and_citations(problems, tmp_path):
+    opts = BriefingOptions(issuer="江州市委巡察办", issue="2024年第3期", date=date(2024, 7, 1), to="市委主要领导同志")
+    opts.cc = "市纪委监委，市审计局"
+    path = export(problems, "docx", tmp_path / "b.docx", top_n=2, sources=SOURCES, briefing=opts, generated_at=DAY)
+    doc = Document(path)
+    texts = [p.text for p in doc.paragraphs]
+    assert texts[:3] == ["监督共性问题专报", "2024年第3期", "江州市委巡察办\t2024年7月1日"]
+    counts = check_lead_against_list(doc)
+    assert counts == {"problems": 2, "reports": 6, "cross": 1}
+    lead = texts[5]
+    assert "共归并出共性问题3个，现将系统性程度最高的2个报告如下" in lead
+    assert "其中1个由两类以上监督主体分别指出（跨主体），1个由同一类监督主体指出" in lead
+    body = docx_text(doc)
+    assert "审计机关在2023年的2份报告中指出此问题" in body  # one kind of body: not called 跨主体
+    assert "政府采购" not in body  # third by score: cut by top-N
+    assert "（审计·市审计局，江审公告〔2024〕3号第2页）" in body  # 文号 where known
+    assert "（巡察·区委第二巡察组，《区委第二巡察组关于巡察区教育局党组的反馈意见》第5页）" in body  # else title
+    assert "[3] 《市住建局2023年度预算执行情况审计结果公告》（江审公告〔2024〕3号）[q01.pdf]" in texts
+    assert "[1] q05.pdf" in texts  # unknown to the catalogue: the file name
+    assert texts[-3:] == ["报：市委主要领导同志", "抄送：市纪委监委，市审计局", "江州市委巡察办\t2024年7月1日印发"]
+    imprint = doc.paragraphs[-1]
+    assert imprint.style.name == "Imprint" and imprint._p.pPr.find(qn("w:pBdr")) is not None
+
+
+def test_quotes_from_traditional_reports_follow_the_setting(problems, tmp_path):
+    problems[2].findings[2].text = "部分單位往來款掛賬時間長、清理力度不夠，暫付款餘額逐年增加。"  # as published
+    simple = export(problems, "md", tmp_path / "s.md", sources=SOURCES, quotes="simplified").read_text()
+    assert "部分单位往来款挂账时间长" in simple and "往來款" not in simple
+    assert "所引报告中有1份以繁体字发布（江人常办〔2024〕7号），引文已转为简体字。" in simple
+    assert problems[2].findings[2].text.startswith("部分單位")  # the caller's records are left alone
+    kept = export(problems, "docx", tmp_path / "p.docx", sources=SOURCES, briefing=BriefingOptions(quotes="published"))
+    body = docx_text(Document(kept))
+    assert "部分單位往來款掛賬" in body and "引文按原文繁体字照录" in body
+    plain = export(problems, "md", tmp_path / "n.md", quotes="simplified").read_text()  # no catalogue: detected
+    assert "往來款" not in plain and "所引报告中有1份以繁体字发布（r02.docx）" in plain
+    with pytest.raises(ValueError, match="quotes"):
+        export(problems, "md", tmp_path / "x.md", quotes="traditional")
+
+
+def test_xlsx_numbers_are_numbers_and_text_is_never_a_formula(problems, tmp_path):
+    problems[0].label = '=HYPERLINK("http://example.invalid","点此")'
+    problems[0].findings[0].text = "=1+1 拆分合同规避招标"
+    problems[0].findings[0].unit = "@SUM(A1:A3)"
+    path = export(problems, "xlsx", tmp_path / "f.xlsx", generated_at=DAY, sources=SOURCES)
+    wb = load_workbook(path)
+    ws, detail = wb["共性问题清单"], wb["问题明细"]
+    for sheet in (ws, detail):
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (cell.coordinate, cell.value)
+    rows = list(ws.iter_rows(min_row=4))
+    procure = next(r for r in rows if str(r[1].value).startswith("=HYPERLINK"))
+    assert procure[1].data_type == "s"
+    for r in rows:
+        assert isinstance(r[0].value, int) and isinstance(r[5].value, int) and isinstance(r[8].value, int)
+        assert isinstance(r[6].value, int) or "–" in r[6].value
+    drows = list(detail.iter_rows(min_row=4))
+    for r in drows:
+        assert isinstance(r[0].value, int) and isinstance(r[4].value, int) and isinstance(r[7].value, int)
+    first = next(r for r in drows if r[8].value == "f1")
+    assert first[9].value == "江审公告〔2024〕3号" and first[10].value.startswith("市住建局2023年度")
+    assert next(r for r in drows if r[8].value == "f6")[5].value == "=1+1 拆分合同规避招标"

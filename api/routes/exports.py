@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from api.deps import ScopeDep
 from api.routes.clusters import RefreshedDep, check_kinds
-from miner.export import default_filename, export
+from miner.export import default_filename, export, sources_from
 from miner.pipeline import as_published
 
 router = APIRouter(tags=["exports"])
@@ -35,6 +35,7 @@ def get_export(
     year: str | None = Query(None, pattern=r"^\d{4}(-\d{4})?$"),
     unit: str | None = Query(None, max_length=200),
     batch: str | None = Query(None, max_length=100),
+    top: int | None = Query(None, ge=1, le=500),
 ) -> FileResponse:
     """Download the export of the common problems in scope; every item cites document and page."""
     check_kinds(issuer_kind)
@@ -42,7 +43,8 @@ def get_export(
     items = as_published(found, scope.view.catalogue)
     folder = Path(tempfile.mkdtemp(prefix="miner-export-"))
     try:
-        path = export(items, format, folder, title=title, min_bodies=min_bodies)
+        sources = sources_from(scope.documents())  # cite reports by title and 文号
+        path = export(items, format, folder, title=title, min_bodies=min_bodies, sources=sources, top_n=top)
     except ValueError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, detail=str(exc)) from exc
