@@ -187,7 +187,7 @@ class UnitIndex:
             e.aliases.add(n)
             e.documents |= docs
         # an analyst's canonical name names the entity
-        for alias, target in self.aliases_table.items():
+        for target in self.aliases_table.values():
             t = canonical(target) or target
             if t in parent:
                 groups[find(t)].name = target
