@@ -44,6 +44,10 @@ AMOUNT = re.compile(
 )
 DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 REPORT = re.compile(r"整改")
+# "（三）关于重点民生资金审计发现问题的整改情况": a section answering a group of problems at once
+SECTION = re.compile(
+    r"(?:关于)?(.{2,40}?)(?:审计|巡察|巡视|检查|督查)?(?:发现|查出|指出|反馈)的?问题(?:的)?整改(?:情况|落实情况)?[。：:]?$"
+)
 _END = re.compile(r"^(?:[一二三四五六七八九十]+、|下一步|附件)")
 
 # A record is linked when the best candidate scores at least this (unit entity already matched);
@@ -158,9 +162,16 @@ def parse(text: str, *, document_id: str = "", year: int | None = None, title: s
         if current is not None and (level and level <= 2 or _END.match(line)):
             close(start - 1)
             current = None
+        sm = SECTION.match(line, mlen) if level and level <= 2 else None
+        if sm:
+            problem = re.sub(r"^关于", "", sm.group(1)).strip()
+            current = {"start": start, "problem": problem + "问题", "mstart": start + len(line) + 1, "section": True}
     close(len(text))
-    # "关于……审计发现问题的整改情况" group headings hold no problem of their own
-    return [r for r in out if r.measures or len(r.problem) >= 6]
+    # a section heading followed at once by its own items holds no measures of its own
+    out = [r for r in out if r.measures]
+    for seq, r in enumerate(out, start=1):
+        r.seq, r.id = seq, f"{document_id}-r{seq:02d}"
+    return out
 
 
 # --------------------------------------------------------------------------- linking

@@ -131,7 +131,7 @@ CREATE TABLE IF NOT EXISTS rectifications (
 CREATE INDEX IF NOT EXISTS rectifications_document ON rectifications(document_id);
 CREATE TABLE IF NOT EXISTS problem_status (
     finding_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('未整改', '整改中', '已整改', '已销号')),
+    status TEXT NOT NULL CHECK (status IN ('', '未整改', '整改中', '已整改', '已销号')),  -- '': deadline only
     deadline TEXT NOT NULL DEFAULT '',
     responsible TEXT NOT NULL DEFAULT '',
     note TEXT NOT NULL DEFAULT '',

@@ -40,6 +40,7 @@ UNIT_END = re.compile(
 UNIT_MENTION = re.compile(
     rf"(?:[{_CJK}]{{2,3}}[市县区])?[{_CJK}]{{1,10}}?(?:集团|公司|局|委员会|管委会|中心|医院|卫生院|学校|街道|镇|乡)"
 )
+_OBJECT_BEFORE = re.compile(r"移交|交由|上交|报送|报请|[向由经给至]$|会同|协调|委托")
 _NOT_UNIT = re.compile(r"^(?:我|该|本|各|全|有关|相关|所属|下属|某|其|个|家|等|\d)|[，。、；：]")
 
 
@@ -121,6 +122,7 @@ class UnitIndex:
         self.findings = list(findings if findings is not None else catalogue.findings())
         self._doc_ctx: dict[str, tuple[str, str]] = {}
         self._doc_units: dict[str, set[str]] = {}
+        self._issuer: dict[str, str] = {}  # a report's issuer is not its subject
         names: dict[str, set[str]] = defaultdict(set)  # canonical -> document ids naming it as their unit
         for row in catalogue.db.execute("SELECT id, issuer, title, units, issuer_kind, report_kind FROM documents"):
             head = catalogue.db.execute("SELECT substr(text, 1, 400) FROM documents WHERE id=?", (row["id"],))
@@ -128,13 +130,16 @@ class UnitIndex:
             region = _region_of(row["issuer"], row["title"] or head_text[:80])
             company = _company_of(row["title"] + " " + head_text)
             self._doc_ctx[row["id"]] = (region, company)
+            self._issuer[row["id"]] = canonical(row["issuer"], region=region, company=company)
             units = {canonical(u, region=region, company=company) for u in json.loads(row["units"] or "[]")}
             if "整改" in (row["report_kind"] or "") + (row["title"] or "") and not _SUPERVISOR.search(row["issuer"]):
                 units.add(canonical(row["issuer"], region=region, company=company))  # the unit reports itself
             if not (units - {""}):
                 m = UNIT_MENTION.match(re.sub(r"^\s*(?:关于)?(?:对)?", "", normalize(row["title"] or "")))
                 if m:
-                    units.add(canonical(m.group(0), region=region, company=company))
+                    titled = canonical(m.group(0), region=region, company=company)
+                    if titled != self._issuer[row["id"]]:  # "市统计局关于……的通报" is about others
+                        units.add(titled)
             units.discard("")
             self._doc_units[row["id"]] = units
             for u in units:
@@ -235,14 +240,17 @@ class UnitIndex:
         else:
             out.extend(self.document_entities(f.doc_id))
         region, company = self._doc_ctx.get(f.doc_id, ("", ""))
-        for m in UNIT_MENTION.finditer(normalize(f.text)):
+        text = normalize(f.text)
+        for m in UNIT_MENTION.finditer(text):
+            if _OBJECT_BEFORE.search(text[max(0, m.start() - 4) : m.start()]):
+                continue  # "移交市机关事务管理局": the unit a thing went to, not the one at fault
             e = self.entity_of(m.group(0), f.doc_id)
             if e is None:
                 c = canonical(m.group(0), region=region, company=company)
                 e = next(
                     (x for x in self.entities.values() if c and any(is_abbreviation(c, a) for a in x.aliases)), None
                 )
-            if e and e not in out:
+            if e and e not in out and self._issuer.get(f.doc_id) not in e.aliases:
                 out.append(e)
         return out
 
