@@ -52,7 +52,7 @@ _END = re.compile(r"^(?:[一二三四五六七八九十]+、|下一步|附件)")
 
 # A record is linked when the best candidate scores at least this (unit entity already matched);
 # with no unit match the bar is higher.
-LINK_MIN = 0.6
+LINK_MIN = 0.5
 LINK_MIN_ANY_UNIT = 0.75
 
 
@@ -191,8 +191,12 @@ def link(
 
     The score mixes character-bigram containment of the restated problem in the finding
     with the embedder's cosine similarity, so a short restatement ("暂付款长期挂账") finds
-    the long finding that details it.
+    the long finding that details it. The records of one report are matched to findings
+    one to one (scipy's assignment solver): a report answers each problem once, and two
+    restatements never take the same finding.
     """
+    from scipy.optimize import linear_sum_assignment
+
     from miner.indexing import embedder_for
 
     findings = findings if findings is not None else ws.catalogue.findings()
@@ -203,40 +207,42 @@ def link(
     fvec = emb.encode([f.text for f in findings])
     rvec = emb.encode([r.problem for r in records])
     f_entities = [{e.name for e in units.finding_entities(f)} for f in findings]
+    by_doc: dict[str, list[int]] = {}
     for i, r in enumerate(records):
-        if r.linked_by == "analyst":
-            continue
-        year = doc_year.get(r.document_id)
-        r_entities = {e.name for e in units.document_entities(r.document_id)}
+        if r.linked_by != "analyst":
+            by_doc.setdefault(r.document_id, []).append(i)
+    for doc_id, idx in by_doc.items():
+        year = doc_year.get(doc_id)
+        doc_entities = {e.name for e in units.document_entities(doc_id)}
         # a government's report answers problems of any unit (an audit work report's findings);
         # a unit's report only its own
-        wide = not r_entities or all(n.endswith("政府") for n in r_entities)
-        mentioned = units.entity_of(r.unit, r.document_id) if r.unit else None
-        if mentioned:
-            r_entities = {mentioned.name}
-        sims = fvec @ rvec[i]
-        best: tuple[float, int] | None = None
-        for j, f in enumerate(findings):
-            if f.doc_id == r.document_id or (year and f.year and f.year > year):
+        wide = not doc_entities or all(n.endswith("政府") for n in doc_entities)
+        cand = [j for j, f in enumerate(findings) if f.doc_id != doc_id and not (year and f.year and f.year > year)]
+        score = np.zeros((len(idx), len(cand)))
+        key = np.full((len(idx), len(cand)), -1.0)
+        for a, i in enumerate(idx):
+            r = records[i]
+            mentioned = units.entity_of(r.unit, doc_id) if r.unit else None
+            r_entities = {mentioned.name} if mentioned else doc_entities
+            sims = fvec[cand] @ rvec[i] if cand else np.zeros(0)
+            for b, j in enumerate(cand):
+                same_unit = bool(r_entities & f_entities[j])
+                if not same_unit and not wide:
+                    continue
+                s = 0.5 * _containment(r.problem, findings[j].text) + 0.5 * float(np.clip(sims[b], 0, 1))
+                score[a, b] = s
+                if s >= (LINK_MIN if same_unit else LINK_MIN_ANY_UNIT):
+                    key[a, b] = s + (0.2 if same_unit else 0.0)
+        for i in idx:
+            records[i].finding_id, records[i].link_score, records[i].linked_by = None, None, ""
+        if not cand:
+            continue
+        rows, cols = linear_sum_assignment(-key)
+        for a, b in zip(rows, cols):
+            if key[a, b] < 0:
                 continue
-            score = 0.5 * _containment(r.problem, f.text) + 0.5 * float(np.clip(sims[j], 0, 1))
-            same_unit = bool(r_entities & f_entities[j])
-            if not same_unit and not wide:
-                continue
-            if score < (LINK_MIN if same_unit else LINK_MIN_ANY_UNIT):
-                continue
-            key = score + (0.2 if same_unit else 0.0)
-            if best is None or key > best[0]:
-                best = (key, j)
-        if best is None:
-            r.finding_id, r.link_score, r.linked_by = None, None, ""
-        else:
-            j = best[1]
-            r.finding_id = findings[j].id
-            r.link_score = round(
-                0.5 * _containment(r.problem, findings[j].text) + 0.5 * float(np.clip(sims[j], 0, 1)), 3
-            )
-            r.linked_by = "auto"
+            r = records[idx[a]]
+            r.finding_id, r.link_score, r.linked_by = findings[cand[b]].id, round(float(score[a, b]), 3), "auto"
     return records
 
 
