@@ -328,16 +328,8 @@ class Catalogue:
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
-                        f"{doc_id}-{i:03d}",
-                        doc_id,
-                        i,
-                        s.start,
-                        s.end,
-                        s.page,
-                        s.unit,
-                        s.heading,
-                        getattr(s, "confidence", 1.0),
-                        "review" if getattr(s, "review", False) else "finding",
+                        f"{doc_id}-{i:03d}", doc_id, i, s.start, s.end, s.page, s.unit, s.heading,
+                        getattr(s, "confidence", 1.0), "review" if getattr(s, "review", False) else "finding",
                     )
                     for i, s in enumerate(spans, start=1)
                 ],
