@@ -184,6 +184,10 @@ def ingest(
         from miner import indexing
 
         indexing.index_documents(ws)
+    if new_ids:  # rectification records of the new reports, and links of older ones to new findings
+        from miner import rectification
+
+        rectification.scan(ws)
     result = cat.batch(batch_id)
     assert result is not None
     return result
