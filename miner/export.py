@@ -673,6 +673,8 @@ def _write_md(
             lines += [f"备注：{_md(p.note)}", ""]
         lines += [f"- {_md(_sentence(clean(f.text)))}（{_md(body_of(f))}，{cite(f)}）" for f in p.findings]
         lines += ["", "出处：" + "；".join(citations(p.findings)), ""]
+        if p.recurrences:  # cross-year chains (miner.recurrence)
+            lines += [f"- 【{r['label']}】{_md(r['unit'])}：{_md(r['summary'])}" for r in p.recurrences] + [""]
     out.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -694,6 +696,7 @@ def _write_json(
             "span": span_of(p),
             "note": p.note,
             "findings": [{k: getattr(f, k) for k in fields} for f in p.findings],
+            "recurrences": list(p.recurrences),
         }
         for p in problems
     ]
