@@ -42,6 +42,9 @@ AMOUNT = re.compile(
     r"(?:追回|收回|清退|上缴|缴入|归还|退还|补缴|收缴|盘活|支付|核减|退赔|挽回|整改问题金额)[^。；]*?"
     r"(\d[\d,，]*(?:\.\d+)?)\s*(亿元|万元|元)"
 )
+AMOUNT_AFTER = re.compile(
+    r"(\d[\d,，]*(?:\.\d+)?)\s*(亿元|万元|元)[^。；，]{0,6}?已(?:全部|全额)?(?:清退|收回|追回|上缴|缴入|归还|退还|补缴|收缴|核减|支付|付清)"
+)
 DATE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 REPORT = re.compile(r"整改")
 # "（三）关于重点民生资金审计发现问题的整改情况": a section answering a group of problems at once
@@ -91,7 +94,7 @@ def status_of(measures: str) -> str:
 def amount_of(measures: str) -> float | None:
     """万元 recovered, returned or paid, summed over the item (None when no figure)."""
     total, seen = 0.0, False
-    for m in AMOUNT.finditer(measures):
+    for m in [*AMOUNT.finditer(measures), *AMOUNT_AFTER.finditer(measures)]:
         value = float(m.group(1).replace(",", "").replace("，", ""))
         total += {"亿元": 10000.0, "万元": 1.0, "元": 0.0001}[m.group(2)] * value
         seen = True

@@ -206,6 +206,17 @@ def chains(ws: Workspace) -> list[Chain]:
     for fid, rid in inside.items():
         items[fidx[fid]].date = rec_by_id[rid].date + "~"  # told right after its record
 
+    # a record, the finding it answers and the findings inside it are one problem
+    ties: dict[int, set[int]] = defaultdict(set)
+    for it in rec_items:
+        r = it.record
+        tied = [items[fidx[fid]] for fid, rid in inside.items() if rid == r.id]
+        if r.finding_id in fidx:
+            tied.append(items[fidx[r.finding_id]])
+        for t in tied:
+            ties[id(it)].add(id(t))
+            ties[id(t)].add(id(it))
+
     # ---------------------------------------------------------------- group by unit and kind
     entity_items: dict[str, list[_Item]] = defaultdict(list)
     for it in items:
@@ -230,7 +241,7 @@ def chains(ws: Workspace) -> list[Chain]:
     for unit, its in entity_items.items():
         if len({it.doc_id for it in its}) < 2:
             continue
-        for group in _kinds(its):
+        for group in _kinds(its, ties):
             chain = _chain(unit, group, labels, st, inside)
             if chain:
                 out.append(chain)
@@ -314,29 +325,45 @@ def _same_chain(a: Chain, b: Chain) -> bool:
     return ka <= kb
 
 
-def _kinds(its: list[_Item]) -> list[list[_Item]]:
-    """Split a unit's items into problems: one common problem each, unclustered ones by similarity."""
-    seen: set[int] = set()
-    uniq = []
-    for it in its:
-        if id(it) not in seen:
-            seen.add(id(it))
-            uniq.append(it)
-    groups: dict[str, list[_Item]] = defaultdict(list)
-    loose: list[_Item] = []
+def _kinds(its: list[_Item], ties: dict[int, set[int]]) -> list[list[_Item]]:
+    """Split a unit's items into problems: a record with the finding it answers and the findings
+    inside it; items of one common problem; the rest by similarity."""
+    uniq = list({id(it): it for it in its}.values())
+    parent = {id(it): id(it) for it in uniq}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        if a in parent and b in parent:
+            parent[find(a)] = find(b)
+
+    by_kind: dict[str, int] = {}
     for it in uniq:
-        (groups[it.kind] if it.kind else loose).append(it)
-    keys = list(groups)
+        for other in ties.get(id(it), ()):
+            union(id(it), other)
+        if it.kind:
+            if it.kind in by_kind:
+                union(id(it), by_kind[it.kind])
+            else:
+                by_kind[it.kind] = id(it)
+    loose = [it for it in uniq if not it.kind and find(id(it)) == id(it)]
     for it in loose:
         best, best_s = None, SAME_KIND_SIM
-        for k in keys:
-            s = max(_sim(it.vec, o.vec) for o in groups[k])
+        for other in uniq:
+            if other is it or find(id(other)) == find(id(it)):
+                continue
+            s = _sim(it.vec, other.vec)
             if s >= best_s:
-                best, best_s = k, s
-        if best is None:
-            best = f"_{len(keys)}"
-            keys.append(best)
-        groups[best].append(it)
+                best, best_s = other, s
+        if best is not None:
+            union(id(it), id(best))
+    groups: dict[int, list[_Item]] = defaultdict(list)
+    for it in uniq:
+        groups[find(id(it))].append(it)
     return [g for g in groups.values() if len({it.doc_id for it in g}) >= 2]
 
 
