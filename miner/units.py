@@ -30,7 +30,7 @@ _COMPANY_COMMITTEE = re.compile(r"(?<=公司|集团)委员会$")
 _COMPANY_FORM = re.compile(r"(?:股份)?有限(?:责任)?公司$")
 _CITY = re.compile(rf"^[{_CJK}]{{2}}市(?!场|政|容|民|级|直|属)(?=[{_CJK}]{{3,}})")
 _SUPERVISOR = re.compile(r"审计|巡察|巡视|人大|纪委|监委|纪律检查|政法委|检察院|法院|统计局|财政局")
-_REGION = re.compile(rf"([{_CJK}]{{2,3}}(?:县|区))")
+_REGION = re.compile(rf"([{_CJK}]{{2,3}}?(?:县|区))")
 # What a unit name ends with; anything else (a topic, "全县涉农资金") is not a unit.
 UNIT_END = re.compile(
     r"(?:局|委员会|委|办公室|办|集团|公司|中心|医院|卫生院|学校|中学|小学|幼儿园|大学|院|馆|所|站|队|"
@@ -47,8 +47,9 @@ _NOT_UNIT = re.compile(r"^(?:我|该|本|各|全|有关|相关|所属|下属|某
 def _region_of(issuer: str, title: str) -> str:
     """The county or district a report is about ("白石县"), from its issuer or title."""
     for text in (issuer, title):
-        m = _REGION.search(_PARTY_PREFIX.sub("", text))
-        if m and not m.group(1).endswith(("地区", "辖区", "城区", "全区", "全县", "本县", "本区")):
+        t = re.sub(rf"^[{_CJK}]{{2}}市", "", _PARTY_PREFIX.sub("", normalize(text or "")))
+        m = _REGION.match(t)
+        if m and not re.search(r"地区|辖区|城区|全区|全县|本县|本区|届|第|轮|各", m.group(1)):
             return m.group(1)
     return ""
 
@@ -58,8 +59,8 @@ def canonical(name: str, *, region: str = "", company: str = "") -> str:
     no city prefix; a bare 县/区 name takes the report's region, a bare 集团公司 the
     company the report names. Returns "" for what is not a unit name."""
     n = normalize(name or "").strip()
+    n = re.sub(r"[（(].*?[)）]", "", n)  # "交通运输局（市公路事业发展中心）"
     n = re.sub(r"[\s“”\"「」（）()]", "", n)
-    n = re.sub(r"[（(].*?[)）]", "", n)
     if not n:
         return ""
     n = _PARTY_PREFIX.sub("", n)
