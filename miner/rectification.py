@@ -57,6 +57,7 @@ _END = re.compile(r"^(?:[一二三四五六七八九十]+、|下一步|附件)")
 # with no unit match the bar is higher.
 LINK_MIN = 0.5
 LINK_MIN_ANY_UNIT = 0.75
+NEAREST = 50
 
 
 @dataclass
@@ -228,9 +229,12 @@ def link(
             mentioned = units.entity_of(r.unit, doc_id) if r.unit else None
             r_entities = {mentioned.name} if mentioned else doc_entities
             sims = fvec[cand] @ rvec[i] if cand else np.zeros(0)
+            # another unit's finding is only a candidate for a government's report, and then
+            # only among the most similar ones (the character comparison is the slow part)
+            near = set(np.argsort(-sims)[:NEAREST].tolist()) if wide else set()
             for b, j in enumerate(cand):
                 same_unit = bool(r_entities & f_entities[j])
-                if not same_unit and not wide:
+                if not same_unit and b not in near:
                     continue
                 s = 0.5 * _containment(r.problem, findings[j].text) + 0.5 * float(np.clip(sims[b], 0, 1))
                 score[a, b] = s

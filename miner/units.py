@@ -157,6 +157,8 @@ class UnitIndex:
             names.setdefault(canonical(alias) or alias, set())
             names.setdefault(canonical(target) or target, set())
         self.entities = self._group(names)
+        self._lookup: dict[str, Entity | None] = {}
+        self._of_finding: dict[str, list[Entity]] = {}
 
     # ------------------------------------------------------------------ grouping
 
@@ -207,13 +209,11 @@ class UnitIndex:
         c = canonical(name, region=region, company=company) or (name if name in self.aliases_table else "")
         if not c:
             return None
-        for e in self.entities.values():
-            if c in e.aliases or c == e.name:
-                return e
-        for e in self.entities.values():
-            if any(is_abbreviation(c, a) for a in e.aliases):
-                return e
-        return None
+        if c not in self._lookup:
+            self._lookup[c] = next((e for e in self.entities.values() if c in e.aliases or c == e.name), None) or next(
+                (e for e in self.entities.values() if any(is_abbreviation(c, a) for a in e.aliases)), None
+            )
+        return self._lookup[c]
 
     def find(self, query: str) -> Entity | None:
         """An entity by any of its names, or by a part of one ("文旅局", "交投")."""
@@ -234,6 +234,8 @@ class UnitIndex:
 
     def finding_entities(self, f) -> list[Entity]:
         """Entities a finding concerns: its own unit, else its document's; plus units it names."""
+        if f.id in self._of_finding:
+            return self._of_finding[f.id]
         out: list[Entity] = []
         own = self.entity_of(f.unit, f.doc_id) if f.unit else None
         if own:
@@ -246,13 +248,9 @@ class UnitIndex:
             if _OBJECT_BEFORE.search(text[max(0, m.start() - 4) : m.start()]):
                 continue  # "移交市机关事务管理局": the unit a thing went to, not the one at fault
             e = self.entity_of(m.group(0), f.doc_id)
-            if e is None:
-                c = canonical(m.group(0), region=region, company=company)
-                e = next(
-                    (x for x in self.entities.values() if c and any(is_abbreviation(c, a) for a in x.aliases)), None
-                )
             if e and e not in out and self._issuer.get(f.doc_id) not in e.aliases:
                 out.append(e)
+        self._of_finding[f.id] = out
         return out
 
     def by_entity(self) -> dict[str, list]:
