@@ -178,10 +178,12 @@ class UnitIndex:
                 keep, other = (ra, rb) if (len(ra), ra) >= (len(rb), rb) else (rb, ra)
                 parent[other] = keep
 
+        # a name the analyst placed is placed only by the analyst ("unit-alias X X" keeps X apart)
+        pinned = {canonical(alias) or alias for alias in self.aliases_table}
         ordered = sorted(names, key=len)
         for i, a in enumerate(ordered):
             for b in ordered[i + 1 :]:
-                if is_abbreviation(a, b):
+                if a not in pinned and b not in pinned and is_abbreviation(a, b):
                     union(a, b)
         for alias, target in self.aliases_table.items():
             a, t = canonical(alias) or alias, canonical(target) or target

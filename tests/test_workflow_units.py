@@ -67,3 +67,18 @@ def test_analyst_alias_merges_and_names(ws, tmp_path: Path):
     finally:
         assert units.remove_alias(ws.catalogue, "江州文旅")
     assert UnitIndex(ws.catalogue).find("文旅局").name == "文化旅游局"
+
+
+def test_analyst_keeps_an_auto_merged_name_apart(ws):
+    ws.catalogue.db.execute(
+        "UPDATE documents SET units=? WHERE name='i2023.txt'", ('["江州市文旅局"]',)
+    )  # an abbreviation the rule merges with 文化旅游局
+    ws.catalogue.db.commit()
+    assert UnitIndex(ws.catalogue).find("文旅局").name == "文化旅游局"
+    units.set_alias(ws.catalogue, "文旅局", "文旅局")  # the analyst: another unit
+    try:
+        ix = UnitIndex(ws.catalogue)
+        assert ix.entity_of("文旅局").name == "文旅局"
+        assert ix.entity_of("江州市文化旅游局").name == "文化旅游局"
+    finally:
+        units.remove_alias(ws.catalogue, "文旅局")
