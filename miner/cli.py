@@ -581,6 +581,12 @@ def serve(
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")
 
 
+# The supervision workflow: unit, units, unit-alias, recurrence, rectify …, status …, share …, audit …
+from miner.workflow_cli import register as _register_workflow  # noqa: E402
+
+_register_workflow(app)
+
+
 def run() -> None:
     app()
 

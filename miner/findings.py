@@ -221,11 +221,17 @@ UNIT_IN_TEXT = re.compile(
     r"(?:局|委员会|委|办公室|办|中心|有限公司|公司|集团有限公司|集团|学校|中学|小学|医院|卫生院|街道办事处|街道|政府|镇|乡|所|站|馆)"
     r"(?=[^\u4e00-\u9fff]|所属|下属|原|项目|新|[将向对在于未把以从为有的等及和与已仍])"
 )
-_NOT_A_UNIT = re.compile(r"^(?:部分|有的|个别|一些|少数|多个|全|各|该|本|其|上级|有关|相关|所属|下属|审计|巡察|检查)")
+_NOT_A_UNIT = re.compile(
+    r"^(?:部分|有的|个别|一些|少数|多个|全|各|该|本|其|上级|有关|相关|所属|下属|审计|巡察|检查|借|向|对|由|原)"
+)
 
 
 def unit_in_text(text: str) -> str:
-    """The first unit the statement names, or "" (anonymised 某局 and "部分单位" are not units)."""
+    """The first unit the statement names, or "" (anonymised 某局 and "部分单位" are not units).
+
+    Only for reports about several units (or none named): in a report about one unit the
+    names inside its statements are mostly its venues, subsidiaries and counterparties.
+    """
     for m in UNIT_IN_TEXT.finditer(text[:60]):
         name = m.group(0)
         if "某" in name or _NOT_A_UNIT.match(name) or len(name) < 3:
@@ -326,7 +332,7 @@ class FindingExtractor:
                 c.start,
                 c.end,
                 c.page,
-                c.unit or unit_in_text(c.text),
+                c.unit,
                 c.heading,
                 round(float(p), 4),
                 bool(p < threshold),

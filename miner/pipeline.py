@@ -13,7 +13,7 @@ from pathlib import Path
 
 from miner.config import Settings, get_settings
 from miner.duplicates import DuplicateIndex
-from miner.findings import FindingSpan, extract_findings, under_read
+from miner.findings import FindingSpan, extract_findings, under_read, unit_in_text
 from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
 from miner.metadata import apply_overrides, infer_metadata
 from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding
@@ -74,6 +74,9 @@ def parse_file(path: str, sha256: str, table_path_objects: int = 6, ocr: str = "
         doc = read_document(Path(path), table_path_objects, ocr)
         meta = infer_metadata(doc, Path(path).name)
         spans = extract_findings(doc, with_review=True)
+        if len(meta.units) != 1:  # a report about several units: the unit a statement names
+            for s in spans:
+                s.unit = s.unit or unit_in_text(doc.text[s.start : s.end])
         return Parsed(path, sha256, doc, meta, spans)
     except IngestError as exc:
         return Parsed(path, sha256, error=str(exc))
@@ -200,6 +203,10 @@ def ingest(
         from miner import indexing
 
         indexing.index_documents(ws)
+    if new_ids:  # rectification records of the new reports, and links of older ones to new findings
+        from miner import rectification
+
+        rectification.scan(ws)
     result = cat.batch(batch_id)
     assert result is not None
     return result

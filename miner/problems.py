@@ -215,7 +215,9 @@ def problems(
         p.span = describe_span(p.findings)
         out.append(p)
     out.sort(key=lambda p: (-p.score, -len(p.findings), p.id))
-    return out
+    from miner import recurrence
+
+    return recurrence.annotate(ws, out)  # cross-year chains of each problem, for views and exports
 
 
 def _most_typical_first(ws: Workspace, p: CommonProblem) -> None:

@@ -76,6 +76,8 @@ class CommonProblem:
     span: str = ""  # e.g. "审计、巡察、人大 · 5 个单位 · 2022–2024 · 9 条"
     findings: list[Finding] = field(default_factory=list)
     note: str = ""  # analyst note
+    # cross-year chains of this problem (miner.recurrence.annotate): unit, label, summary, documents, years
+    recurrences: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -108,6 +108,77 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
 """
 
 
+# The supervision workflow (miner/rectification.py, status.py, units.py, sharing.py,
+# auditlog.py): additive tables, created on open, so existing workspaces need no migration.
+_WORKFLOW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rectifications (
+    id TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id),
+    seq INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER NOT NULL DEFAULT 1,
+    unit TEXT NOT NULL DEFAULT '',
+    problem TEXT NOT NULL,
+    measures TEXT NOT NULL DEFAULT '',
+    amount_wan REAL,
+    status TEXT NOT NULL CHECK (status IN ('已整改', '整改中', '未整改')),
+    date TEXT NOT NULL DEFAULT '',
+    finding_id TEXT,
+    link_score REAL,
+    linked_by TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS rectifications_document ON rectifications(document_id);
+CREATE TABLE IF NOT EXISTS problem_status (
+    finding_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('', '未整改', '整改中', '已整改', '已销号')),  -- '': deadline only
+    deadline TEXT NOT NULL DEFAULT '',
+    responsible TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    date TEXT NOT NULL DEFAULT '',
+    who TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    finding_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    date TEXT NOT NULL DEFAULT '',
+    who TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS unit_aliases (
+    alias TEXT PRIMARY KEY,
+    canonical TEXT NOT NULL,
+    who TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS restrictions (
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('finding', 'document')),
+    target_id TEXT NOT NULL,
+    restricted INTEGER NOT NULL DEFAULT 1,
+    reason TEXT NOT NULL DEFAULT '',
+    who TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    PRIMARY KEY (target_kind, target_id)
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    who TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    items INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
 # Which rows of ``findings`` (aliased f, review_decisions aliased r) count as findings,
 # and which wait for review.
 _COUNTS = (
@@ -143,6 +214,7 @@ class Catalogue:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        self.db.executescript(_WORKFLOW_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             with self.db:

@@ -259,11 +259,11 @@ def test_under_read_documents_are_flagged():
     assert "未提取到问题" in under_read(empty, extract_findings(empty, with_review=True))
 
 
-def test_unit_named_in_the_statement_when_no_heading_names_one():
-    doc = _doc(
-        "关于某市2023年度预算执行的审计报告\n"
-        "（一）市城市管理局将占道停车收费1,268万元坐支用于委托管理服务费。\n"
-        "（二）部分单位违规发放津贴补贴，涉及金额45万元。"
-    )
-    units = [s.unit for s in extract_findings(doc)]
-    assert units == ["市城市管理局", ""]
+def test_unit_named_in_the_statement():
+    from miner.findings import unit_in_text
+
+    assert unit_in_text("市城市管理局将占道停车收费1,268万元坐支用于委托管理服务费") == "市城市管理局"
+    assert unit_in_text("市教育体育局所属2所学校应撤销未撤销的账户6个") == "市教育体育局"
+    assert unit_in_text("部分单位违规发放津贴补贴，涉及金额45万元") == ""
+    assert unit_in_text("市某局原副局长王某某违规收受礼品") == ""
+    assert unit_in_text("借给原旅游开发公司的筹建款820万元挂账已超过6年") == ""

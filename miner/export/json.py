@@ -37,6 +37,7 @@ def write_json(
             "span": span_of(p),
             "note": p.note,
             "findings": [finding(f) for f in p.findings],
+            "recurrences": list(p.recurrences),
         }
         for p in problems
     ]

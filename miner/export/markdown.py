@@ -48,4 +48,6 @@ def write_md(
             lines += [f"备注：{md(p.note)}", ""]
         lines += [f"- {md(sentence(clean(f.text)))}（{md(body_of(f))}，{cite(f)}）" for f in p.findings]
         lines += ["", "出处：" + "；".join(citations(p.findings)), ""]
+        if p.recurrences:  # cross-year chains (miner.recurrence)
+            lines += [f"- 【{r['label']}】{md(r['unit'])}：{md(r['summary'])}" for r in p.recurrences] + [""]
     out.write_text("\n".join(lines), encoding="utf-8")
