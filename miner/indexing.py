@@ -3,19 +3,35 @@
 The embedding model that built the vectors is recorded in the workspace; opening
 the workspace with another model is refused with a clear message until
 ``miner reindex`` rebuilds the vectors with the new one.
+
+Crash consistency: the catalogue (SQLite) is the source of truth and the indexes
+(chromadb vectors, keyword index, dense matrix) are derived from it. The catalogue's
+``meta`` table holds a journal entry, the *index stamp*: it is cleared before an index
+update starts and set to the catalogue's fingerprint (finding ids and their filter
+metadata) only after the update has finished. A ``kill -9`` anywhere — after a
+document's commit, inside chromadb, while the keyword index is written — therefore
+leaves a stamp that does not match, and the next command that opens the workspace for
+writing rebuilds the indexes from the catalogue (:func:`repair`) and says so in one line
+on stderr. Reading commands detect it and say so (:func:`check`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from miner.embed import CachedEmbedder, Embedder, get_embedder
-from miner.search import HybridSearcher, build_index, load_searcher
+from miner.search import INDEX_DIR, MANIFEST, HybridSearcher, build_index, load_searcher
 
 if TYPE_CHECKING:
     from miner.pipeline import Workspace
 
 MODEL_KEY = "embed_model_id"
+STAMP_KEY = "index_stamp"
 
 
 class ModelMismatch(RuntimeError):
@@ -41,28 +57,115 @@ def check_model(ws: Workspace, embedder: Embedder) -> None:
         )
 
 
+def fingerprint(ws: Workspace) -> str:
+    """``<findings>:<hash>`` over every finding id and the metadata its vector is filtered by."""
+    h = hashlib.sha256()
+    n = 0
+    rows = ws.catalogue.db.execute(
+        'SELECT f.id, f.start, f."end", f.unit, d.issuer_kind, d.issuer, d.year, d.units, d.batch_id, d.name'
+        " FROM findings f JOIN documents d ON d.id = f.document_id ORDER BY f.id"
+    )
+    for row in rows:
+        h.update(json.dumps(tuple(row), ensure_ascii=False).encode())
+        n += 1
+    return f"{n}:{h.hexdigest()[:20]}"
+
+
+def check(ws: Workspace) -> str | None:
+    """Why the indexes are out of step with the catalogue, or None when they are in step."""
+    stamp = ws.catalogue.get_meta(STAMP_KEY)
+    current = fingerprint(ws)
+    manifest = ws.root / INDEX_DIR / MANIFEST
+    n = int(current.split(":")[0])
+    if stamp is None and n == 0:
+        return None
+    if stamp == current and manifest.exists():
+        try:
+            if int(json.loads(manifest.read_text(encoding="utf-8")).get("count", -1)) == n:
+                return None
+        except (OSError, ValueError):
+            pass
+        return f"the search index files do not match the catalogue's {n} findings"
+    if stamp in (None, "", "building"):
+        return f"an index update did not finish (catalogue: {n} findings)"
+    indexed = stamp.split(":")[0]
+    return f"the catalogue has {n} findings, the search index was built for {indexed}"
+
+
+def say(message: str) -> None:
+    """One line on stderr: what start-up found and did."""
+    print(f"miner: {message}", file=sys.stderr, flush=True)
+
+
+def repair(ws: Workspace, report: Callable[[str], None] | None = say) -> bool:
+    """Rebuild the indexes from the catalogue when they are out of step; True when it did.
+
+    Call with the workspace's write lock held. Vectors are re-embedded only for findings
+    that are missing (the embedding cache makes even those cheap); damaged index files are
+    thrown away and rebuilt.
+    """
+    reason = check(ws)
+    if reason is None:
+        return False
+    n = ws.catalogue.count("findings")
+    try:
+        index_documents(ws)
+    except ModelMismatch:
+        raise
+    except Exception:  # noqa: BLE001 - a half-written index is rebuilt from scratch
+        shutil.rmtree(ws.root / INDEX_DIR, ignore_errors=True)
+        index_documents(ws)
+    if report:
+        report(f"repaired the search index: {reason}; re-indexed {n} findings from the catalogue")
+    return True
+
+
 def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher:
     """Bring vectors and the keyword index up to date with every finding in the catalogue.
 
     Vectors are only computed for findings that are new (the embedding cache makes
     repeats free); the BM25 index is rebuilt because its statistics span the corpus.
+    The index stamp is cleared first and set last (see the module docstring).
     """
     embedder = embedder_for(ws)
     if not rebuild:
         check_model(ws, embedder)
+    stamp = fingerprint(ws)
+    ws.catalogue.set_meta(STAMP_KEY, "building")
     searcher = build_index(ws.catalogue.findings(), embedder, ws.root)
     ws.catalogue.set_meta(MODEL_KEY, embedder.model_id)
+    ws.catalogue.set_meta(STAMP_KEY, stamp)
     ws._searcher = searcher  # type: ignore[attr-defined]
     return searcher
 
 
-def open_searcher(ws: Workspace) -> HybridSearcher:
-    """A searcher over the workspace, building the index on first use."""
+def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> HybridSearcher:
+    """A searcher over the workspace, building the index on first use.
+
+    When the index is out of step with the catalogue (a writer was killed, or is at work right
+    now) it is repaired if the write lock is free, and otherwise used as it is with a warning.
+    """
     cached = getattr(ws, "_searcher", None)
     if cached is not None:
         return cached
     embedder = embedder_for(ws)
     check_model(ws, embedder)
+    reason = check(ws)
+    if reason is not None:
+        from miner.store import WorkspaceBusy, holds_write_lock, write_lock
+
+        try:
+            if holds_write_lock(ws.root):
+                repair(ws, report)
+            else:
+                with write_lock(ws.root, "repair"):
+                    repair(ws, report)
+        except WorkspaceBusy:
+            if report:
+                report(f"warning: {reason}; another process is writing, results may miss documents for now")
+        cached = getattr(ws, "_searcher", None)
+        if cached is not None:
+            return cached
     findings = ws.catalogue.findings()
     try:
         searcher = load_searcher(ws.root, embedder, findings)
