@@ -57,6 +57,19 @@ def check_model(ws: Workspace, embedder: Embedder) -> None:
         )
 
 
+class EmptySearcher:
+    """The searcher of a workspace without findings: every query has no hits."""
+
+    def __init__(self, embedder: Embedder | None = None):
+        self.embedder = embedder
+
+    def search(self, query: str, k: int = 10, filters: dict | None = None) -> list[tuple[str, float]]:
+        return []
+
+    def similar(self, finding_id: str, k: int = 10, **_: object) -> list[tuple[str, float]]:
+        return []
+
+
 def fingerprint(ws: Workspace) -> str:
     """``<findings>:<hash>`` over every finding id and the metadata its vector is filtered by."""
     h = hashlib.sha256()
@@ -77,8 +90,8 @@ def check(ws: Workspace) -> str | None:
     current = fingerprint(ws)
     manifest = ws.root / INDEX_DIR / MANIFEST
     n = int(current.split(":")[0])
-    if stamp is None and n == 0:
-        return None
+    if n == 0 and stamp in (None, current):
+        return None  # nothing to index (an empty workspace has no index files)
     if stamp == current and manifest.exists():
         try:
             if int(json.loads(manifest.read_text(encoding="utf-8")).get("count", -1)) == n:
@@ -120,7 +133,7 @@ def repair(ws: Workspace, report: Callable[[str], None] | None = say) -> bool:
     return True
 
 
-def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher:
+def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher | EmptySearcher:
     """Bring vectors and the keyword index up to date with every finding in the catalogue.
 
     Vectors are only computed for findings that are new (the embedding cache makes
@@ -132,14 +145,21 @@ def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher:
         check_model(ws, embedder)
     stamp = fingerprint(ws)
     ws.catalogue.set_meta(STAMP_KEY, "building")
-    searcher = build_index(ws.catalogue.findings(), embedder, ws.root)
+    findings = ws.catalogue.findings()
+    if not findings:
+        # bm25s cannot index an empty corpus: a workspace without findings has no index files.
+        shutil.rmtree(ws.root / INDEX_DIR, ignore_errors=True)
+        ws.catalogue.set_meta(STAMP_KEY, stamp)
+        ws._searcher = EmptySearcher(embedder)  # type: ignore[attr-defined]
+        return ws._searcher  # type: ignore[attr-defined]
+    searcher = build_index(findings, embedder, ws.root)
     ws.catalogue.set_meta(MODEL_KEY, embedder.model_id)
     ws.catalogue.set_meta(STAMP_KEY, stamp)
     ws._searcher = searcher  # type: ignore[attr-defined]
     return searcher
 
 
-def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> HybridSearcher:
+def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> HybridSearcher | EmptySearcher:
     """A searcher over the workspace, building the index on first use.
 
     When the index is out of step with the catalogue (a writer was killed, or is at work right
@@ -167,6 +187,8 @@ def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> 
         if cached is not None:
             return cached
     findings = ws.catalogue.findings()
+    if not findings:
+        return EmptySearcher(embedder)
     try:
         searcher = load_searcher(ws.root, embedder, findings)
     except FileNotFoundError:

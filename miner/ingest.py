@@ -684,6 +684,8 @@ def read_docx(path: Path, limits: Limits | None = None) -> ParsedDocument:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise IngestError(f"not a readable .docx file ({exc}) / 无法读取的 .docx 文件") from exc
+    except (AttributeError, TypeError, LookupError, SyntaxError) as exc:  # a zip that is not a Word document
+        raise IngestError(f"not a Word document although named .docx ({type(exc).__name__}) / 不是 Word 文档") from exc
     blocks: list[Block] = []
     page = 1
     for el in document.element.body.iterchildren():

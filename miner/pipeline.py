@@ -303,7 +303,12 @@ def _parse_all(todo: list[tuple[Path, str]], settings: Settings, workers: int | 
                 # No worker could start at all (e.g. a main module without the ``__main__`` guard):
                 # read in this process rather than fail the batch, without the time limit.
                 yield parse_file(
-                    str(f), digest, settings.table_path_objects, settings.ocr, limits, settings.max_findings_per_document
+                    str(f),
+                    digest,
+                    settings.table_path_objects,
+                    settings.ocr,
+                    limits,
+                    settings.max_findings_per_document,
                 )
     finally:
         pool.stop()

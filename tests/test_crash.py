@@ -1,0 +1,129 @@
+"""kill -9 at random points of an ingest: the next command repairs the workspace by itself.
+
+After the kill no worker survives, and the next ``miner ingest`` (no manual step) leaves
+catalogue, vectors and keyword index with the same findings and search equal to a clean run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hostile import consistent, crash_corpus, processes_in_session, search_snapshot, workspace_state
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = ["往来款长期挂账", "公车私用", "规避公开招标", "津贴补贴"]
+
+
+def _env() -> dict:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
+
+
+def miner(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "miner", *args], capture_output=True, text=True, env=_env(), timeout=300
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def kill_ingest(ws: Path, corpus: Path, after: float) -> tuple[int, list[int]]:
+    """Start an ingest, SIGKILL it after ``after`` seconds; returns (exit code, processes left after 3 s)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "miner", "-w", str(ws), "ingest", str(corpus)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+        start_new_session=True,
+    )
+    time.sleep(after)
+    proc.send_signal(signal.SIGKILL)
+    code = proc.wait()
+    left = processes_in_session(proc.pid)
+    deadline = time.time() + 3
+    while left and time.time() < deadline:
+        time.sleep(0.1)
+        left = processes_in_session(proc.pid)
+    return code, left
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> tuple[Path, float, list]:
+    base = tmp_path_factory.mktemp("crash")
+    corpus = base / "corpus"
+    crash_corpus(corpus, ROOT / "corpora" / "samples")
+    ws = base / "clean"
+    start = time.time()
+    miner("-w", str(ws), "ingest", str(corpus))
+    took = time.time() - start
+    state = workspace_state(ws)
+    assert consistent(state) and state["documents"] == len(list(corpus.iterdir()))
+    return corpus, took, search_snapshot(ws, QUERIES)
+
+
+@pytest.mark.slow
+def test_kill_at_random_points_then_next_command_repairs(clean, tmp_path: Path):
+    corpus, took, expected = clean
+    rng = random.Random(int(os.environ.get("MINER_CRASH_SEED", "8")))
+    # One early (parsing), one late (indexing) and one anywhere: each run is a fresh workspace.
+    points = [0.25 * took, 0.8 * took, rng.uniform(0.1, 1.0) * took]
+    for i, after in enumerate(points):
+        ws = tmp_path / f"ws{i}"
+        code, left = kill_ingest(ws, corpus, after)
+        assert code == -signal.SIGKILL
+        assert left == [], f"processes of the killed ingest survive: {left}"
+        if not (ws / "catalogue.sqlite").exists():
+            continue  # killed before the workspace existed
+        rerun = miner("-w", str(ws), "ingest", str(corpus))
+        assert "Traceback" not in rerun.stderr
+        state = workspace_state(ws)
+        assert consistent(state), (after, state, rerun.stderr[-1000:])
+        assert state["documents"] == len(list(corpus.iterdir()))
+        assert search_snapshot(ws, QUERIES) == expected, after
+
+
+@pytest.mark.slow
+def test_index_lost_after_commit_is_rebuilt_by_next_command(clean, tmp_path: Path):
+    """The adversarial case: catalogue committed, index never updated; the rerun sees only duplicates."""
+    corpus, _, expected = clean
+    ws = tmp_path / "ws"
+    miner("-w", str(ws), "ingest", str(corpus))
+    from miner.indexing import STAMP_KEY
+    from miner.pipeline import Workspace
+
+    w = Workspace(ws)
+    w.catalogue.set_meta(STAMP_KEY, "building")  # as if killed inside the index update
+    w.close()
+    (ws / "index" / "manifest.json").unlink()
+    listing = miner("-w", str(ws), "documents", "--format", "json")
+    assert "warning:" in listing.stderr and "repairs it" in listing.stderr  # a reader detects and says
+    rerun = miner("-w", str(ws), "ingest", str(corpus), "--format", "json")
+    assert '"duplicate"' in rerun.stdout
+    lines = [ln for ln in rerun.stderr.splitlines() if "repaired the search index" in ln]
+    assert len(lines) == 1, rerun.stderr
+    assert consistent(workspace_state(ws))
+    assert search_snapshot(ws, QUERIES) == expected
+
+
+@pytest.mark.slow
+def test_stale_lock_of_a_killed_writer_is_taken_over(clean, tmp_path: Path):
+    corpus, _, _ = clean
+    ws = tmp_path / "ws"
+    miner("-w", str(ws), "ingest", str(corpus / "s01_audit_jiangzhou_water_0.txt"))
+    (ws / ".write.lock").write_text("999999 ingest\n")  # a pid that is not running
+    rerun = miner("-w", str(ws), "ingest", str(corpus / "s01_audit_jiangzhou_water_1.txt"))
+    assert "pid 999999" in rerun.stderr and "took its lock over" in rerun.stderr
+    assert "Traceback" not in rerun.stderr
