@@ -27,9 +27,9 @@ def _refusals() -> tuple[type[Exception], ...]:
     """Errors that are the analyst's to fix, not bugs: one line on stderr and exit code 2."""
     from miner.indexing import ModelMismatch
     from miner.records import MetadataError
-    from miner.store import WorkspaceBusy
+    from miner.store import WorkspaceBusy, WorkspaceUnusable
 
-    return (WorkspaceBusy, ModelMismatch, MetadataError)
+    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError)
 
 
 class _Group(typer.core.TyperGroup):

@@ -220,24 +220,38 @@ def _notes(parsed: Parsed) -> str:
     return "; ".join(notes)
 
 
+def _die_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return False
+    parent = os.getppid()
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    return True
+
+
+# The forkserver imports this module (set_forkserver_preload): it must die with miner too, or it
+# and the workers it forked outlive a ``kill -9`` of miner. It is recognised by its parent's pid.
+if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
+    _die_with_parent()
+
+
 def _worker_init(memory_mb: int) -> None:
     """Runs in each parsing worker: die with the parent, and stay inside a memory budget.
 
     PR_SET_PDEATHSIG makes the kernel kill the worker when the process that forked it (the
-    forkserver, which itself exits when miner does) goes away, so a ``kill -9`` of miner leaves
-    no worker behind holding files or the workspace lock. RLIMIT_AS turns a decompression bomb
+    forkserver, which itself dies with miner) goes away, so a ``kill -9`` of miner leaves no
+    worker behind holding files or the workspace lock. RLIMIT_AS turns a decompression bomb
     into a MemoryError in this worker instead of swapping the machine.
     """
-    import ctypes
     import resource
 
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(1)
-    except OSError:
-        pass
+    _die_with_parent()
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -245,6 +259,7 @@ def _worker_init(memory_mb: int) -> None:
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     """Workers come from a forkserver: forking miner itself would copy chromadb's threads and locks."""
+    os.environ["MINER_FORKSERVER_PARENT"] = str(os.getpid())  # read by the forkserver, see _die_with_parent
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["miner.pipeline"])
     return ctx

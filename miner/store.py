@@ -103,6 +103,10 @@ class WorkspaceBusy(RuntimeError):
     """Another process is writing to this workspace."""
 
 
+class WorkspaceUnusable(RuntimeError):
+    """The catalogue cannot be opened: newer schema, not a miner workspace, damaged, or not ours."""
+
+
 @dataclass
 class BatchFile:
     name: str
@@ -120,17 +124,23 @@ class Catalogue:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            with self.db:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                with self.db:
+                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceUnusable(
+                f"cannot open the workspace catalogue {self.path} ({exc}); is this a miner workspace, "
+                "and may this user write to it?"
+            ) from exc
+        if int(row[0] if row else SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise WorkspaceUnusable(
                 f"workspace schema version {row[0]} is newer than this miner ({SCHEMA_VERSION}); upgrade miner"
             )
 
