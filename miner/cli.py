@@ -155,6 +155,7 @@ def ingest(
     from miner.metadata import load_sidecar
     from miner.pipeline import collect_files
     from miner.pipeline import ingest as run_ingest
+    from miner.records import MetadataOverrides
 
     if issuer_kind and issuer_kind not in ISSUER_KINDS:
         _fail(f"--issuer-kind must be one of {', '.join(ISSUER_KINDS)}")
@@ -165,6 +166,10 @@ def ingest(
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             _fail(f"cannot read metadata file {metadata}: {exc}")
     overrides = {"issuer_kind": issuer_kind, "issuer": issuer, "year": year, "report_kind": report_kind, "units": unit}
+    # Checked again by the pipeline; here so that a refusal comes before the progress bar.
+    MetadataOverrides.check(overrides, "batch metadata")
+    for name, values in sidecar.items():
+        MetadataOverrides.check(values, f"metadata for {name}")
     ws = _ws()
     files = collect_files(paths)
     with (
