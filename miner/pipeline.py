@@ -280,25 +280,22 @@ def _parse_all(todo: list[tuple[Path, str]], settings: Settings, workers: int | 
     workers = max(1, workers)
     limits = Limits.from_settings(settings)
     timeout = settings.file_timeout_s
-    pool = ProcessPool(
-        max_workers=workers, initializer=_worker_init, initargs=(settings.worker_memory_mb,), context=_pool_context()
-    )
+    extra = (settings.table_path_objects, settings.ocr, limits, settings.max_findings_per_document)
     try:
-        futures = [
-            pool.schedule(
-                parse_file,
-                args=(
-                    str(f),
-                    digest,
-                    settings.table_path_objects,
-                    settings.ocr,
-                    limits,
-                    settings.max_findings_per_document,
-                ),
-                timeout=timeout,
-            )
-            for f, digest in todo
-        ]
+        pool = ProcessPool(
+            max_workers=workers,
+            initializer=_worker_init,
+            initargs=(settings.worker_memory_mb,),
+            context=_pool_context(),
+        )
+        futures = [pool.schedule(parse_file, args=(str(f), digest, *extra), timeout=timeout) for f, digest in todo]
+    except (OSError, RuntimeError, ValueError):
+        # No worker processes here at all (e.g. no /dev/shm in a sandbox): read in this process,
+        # without the time and memory limits, rather than fail the batch.
+        for f, digest in todo:
+            yield parse_file(str(f), digest, *extra)
+        return
+    try:
         for fut, (f, digest) in zip(futures, todo, strict=True):
             try:
                 yield fut.result()
@@ -315,16 +312,8 @@ def _parse_all(todo: list[tuple[Path, str]], settings: Settings, workers: int | 
                     error=f"the reader process died (exit code {exc.exitcode}; out of memory?) / 读取进程异常退出",
                 )
             except BrokenProcessPool:
-                # No worker could start at all (e.g. a main module without the ``__main__`` guard):
-                # read in this process rather than fail the batch, without the time limit.
-                yield parse_file(
-                    str(f),
-                    digest,
-                    settings.table_path_objects,
-                    settings.ocr,
-                    limits,
-                    settings.max_findings_per_document,
-                )
+                # No worker could start (e.g. a main module without the ``__main__`` guard): as above.
+                yield parse_file(str(f), digest, *extra)
     finally:
         pool.stop()
         pool.join()

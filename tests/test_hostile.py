@@ -121,6 +121,14 @@ def test_a_file_over_the_time_limit_is_stopped_and_the_batch_goes_on(tmp_path: P
     assert status["quick.txt"][0] == "ok"  # the next file gets a fresh worker
 
 
+def test_a_worker_over_its_memory_budget_fails_that_file_only(tmp_path: Path):
+    (tmp_path / "big.txt").write_text(REPORT * 10000, encoding="utf-8")  # ~2 MB of text: far over 64 MB to split
+    settings = Settings(worker_memory_mb=64, workspace=tmp_path / "ws")
+    batch = ingest(Workspace(tmp_path / "ws", settings), [tmp_path / "big.txt"], index=False)
+    f = batch["files"][0]
+    assert f["status"] == "failed" and ("MINER_WORKER_MEMORY_MB" in f["message"] or "died" in f["message"]), f
+
+
 def test_zip_bomb_is_refused_from_the_zip_directory(tmp_path: Path):
     bomb_files(tmp_path)
     batch = ingest(Workspace(tmp_path / "ws"), [tmp_path / "bomb.docx", tmp_path / "lying_bomb.docx"], index=False)
