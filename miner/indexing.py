@@ -22,10 +22,13 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from miner.embed import CachedEmbedder, Embedder, get_embedder
-from miner.search import INDEX_DIR, MANIFEST, HybridSearcher, build_index, load_searcher
+from miner.search import INDEX_DIR, MANIFEST, MATRIX, HybridSearcher, build_index, load_searcher
 
 if TYPE_CHECKING:
     from miner.pipeline import Workspace
@@ -94,16 +97,31 @@ def check(ws: Workspace) -> str | None:
     if n == 0 and stamp in (None, current):
         return None  # nothing to index (an empty workspace has no index files)
     if stamp == current and manifest.exists():
-        try:
-            if int(json.loads(manifest.read_text(encoding="utf-8")).get("count", -1)) == n:
-                return None
-        except (OSError, ValueError):
-            pass
-        return f"the search index files do not match the catalogue's {n} findings"
+        if _index_files_match(ws.root / INDEX_DIR, n):
+            return None
+        return f"the search index files are missing or do not match the catalogue's {n} findings"
     if stamp in (None, "", "building"):
         return f"an index update did not finish (catalogue: {n} findings)"
     indexed = stamp.split(":")[0]
     return f"the catalogue has {n} findings, the search index was built for {indexed}"
+
+
+def _index_files_match(index: Path, n: int) -> bool:
+    """The index files are all there and sized for ``n`` findings (headers only: no index is loaded)."""
+    try:
+        manifest = json.loads((index / MANIFEST).read_text(encoding="utf-8"))
+        if int(manifest.get("count", -1)) != n:
+            return False
+        if len(json.loads((index / "keyword" / "ids.json").read_text(encoding="utf-8"))) != n:
+            return False
+        if manifest.get("model_id"):
+            if not (index / "chroma" / "chroma.sqlite3").exists():
+                return False
+            if (index / MATRIX).exists() and np.load(index / MATRIX, mmap_mode="r").shape[0] != n:
+                return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
 
 
 def say(message: str) -> None:

@@ -99,6 +99,17 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
 """
 
 
+def _units(raw: str | None) -> list[str]:
+    """Stored units as a list of text, also for rows an older miner wrote unvalidated (e.g. ``5``)."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return [raw] if raw else []
+    if isinstance(value, list):
+        return [str(v) for v in value if v not in (None, "")]
+    return [str(value)] if value not in (None, "") else []
+
+
 class WorkspaceBusy(RuntimeError):
     """Another process is writing to this workspace."""
 
@@ -257,7 +268,7 @@ class Catalogue:
         out = []
         for r in rows:
             d = dict(r)
-            d["units"] = json.loads(d["units"])
+            d["units"] = _units(d["units"])
             d["traditional"] = bool(d["traditional"])
             out.append(d)
         return out
@@ -267,7 +278,7 @@ class Catalogue:
         if row is None:
             return None
         d = dict(row)
-        d["units"] = json.loads(d["units"])
+        d["units"] = _units(d["units"])
         d["traditional"] = bool(d["traditional"])
         if not with_text:
             d.pop("text")
@@ -319,7 +330,7 @@ class Catalogue:
                     page=r["page"],
                     start=r["start"],
                     end=r["end"],
-                    unit=r["unit"] or (json.loads(r["units"]) or [""])[0],
+                    unit=r["unit"] or (_units(r["units"]) or [""])[0],
                     heading=r["heading"],
                     issuer_kind=r["issuer_kind"],
                     issuer=r["issuer"],

@@ -188,3 +188,17 @@ def test_lock_held_by_an_orphan_of_a_dead_writer_is_taken_over(tmp_path: Path):
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+@pytest.mark.slow
+def test_deleted_vector_store_is_detected_and_rebuilt(clean, tmp_path: Path):
+    import shutil
+
+    corpus, _, expected = clean
+    ws = tmp_path / "ws"
+    miner("-w", str(ws), "ingest", str(corpus))
+    shutil.rmtree(ws / "index" / "chroma")
+    search = miner("-w", str(ws), "search", "公车私用", "--format", "json")  # a reader repairs when no one writes
+    assert "repaired the search index" in search.stderr and "missing" in search.stderr
+    assert consistent(workspace_state(ws))
+    assert search_snapshot(ws, QUERIES) == expected
