@@ -187,19 +187,22 @@ def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> 
     cached = getattr(ws, "_searcher", None)
     if cached is not None:
         return cached
+    from miner.store import WorkspaceBusy, holds_write_lock, write_lock
+
     embedder = embedder_for(ws)
     check_model(ws, embedder)
     reason = check(ws)
+    busy = False
     if reason is not None:
-        from miner.store import WorkspaceBusy, holds_write_lock, write_lock
-
         try:
             if holds_write_lock(ws.root):
+                # A server of this workspace: its own ingest (maybe running now, in another thread)
+                # finishes or repairs the index; a reader must not write beside it.
+                raise WorkspaceBusy(reason)
+            with write_lock(ws.root, "repair"):
                 repair(ws, report)
-            else:
-                with write_lock(ws.root, "repair"):
-                    repair(ws, report)
         except WorkspaceBusy:
+            busy = True
             if report:
                 report(f"warning: {reason}; another process is writing, results may miss documents for now")
         cached = getattr(ws, "_searcher", None)
@@ -210,7 +213,14 @@ def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> 
         return EmptySearcher(embedder)
     try:
         searcher = load_searcher(ws.root, embedder, findings)
-    except FileNotFoundError:
+    except Exception as exc:  # noqa: BLE001 - missing or half-written index files
+        if busy:
+            raise WorkspaceBusy(
+                "the search index is being rebuilt by the process writing to this workspace; "
+                f"search again when it has finished ({type(exc).__name__})"
+            ) from exc
+        if not isinstance(exc, FileNotFoundError):
+            raise
         searcher = index_documents(ws)
     ws._searcher = searcher  # type: ignore[attr-defined]
     return searcher

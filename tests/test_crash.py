@@ -202,3 +202,31 @@ def test_deleted_vector_store_is_detected_and_rebuilt(clean, tmp_path: Path):
     assert "repaired the search index" in search.stderr and "missing" in search.stderr
     assert consistent(workspace_state(ws))
     assert search_snapshot(ws, QUERIES) == expected
+
+
+@pytest.mark.slow
+def test_a_reader_beside_a_writer_warns_and_never_writes(clean, tmp_path: Path):
+    import shutil
+
+    from miner.indexing import STAMP_KEY
+    from miner.pipeline import Workspace
+    from miner.store import acquire_write_lock, release_write_lock
+
+    corpus, _, _ = clean
+    ws = tmp_path / "ws"
+    miner("-w", str(ws), "ingest", str(corpus))
+    w = Workspace(ws)
+    w.catalogue.set_meta(STAMP_KEY, "building")  # a writer is inside its index update right now
+    w.close()
+    fd = acquire_write_lock(ws, "ingest")
+    try:
+        proc = miner("-w", str(ws), "search", "公车私用", "--format", "json", check=False)
+        assert proc.returncode == 0 and "warning:" in proc.stderr and "another process is writing" in proc.stderr
+        assert '"hits"' in proc.stdout
+        shutil.rmtree(ws / "index" / "keyword")  # … and has not written the keyword index yet
+        proc = miner("-w", str(ws), "search", "公车私用", check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: the search index is being rebuilt")
+        assert not (ws / "index" / "keyword").exists()  # the reader wrote nothing
+    finally:
+        release_write_lock(fd)
