@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -21,7 +22,28 @@ from miner.config import get_settings
 from miner.pipeline import finding_view, problem_view
 from miner.records import ISSUER_KINDS
 
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """Errors that are the analyst's to fix, not bugs: one line on stderr and exit code 2."""
+    from miner.indexing import ModelMismatch
+    from miner.records import MetadataError
+    from miner.store import WorkspaceBusy, WorkspaceUnusable
+
+    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError)
+
+
+class _Group(typer.core.TyperGroup):
+    """Turns refusals raised anywhere in a command into one clear line (no traceback)."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except _refusals() as exc:
+            _fail(str(exc))
+
+
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     help="miner: mine supervision reports for problems that recur across agencies. / 监督报告共性问题挖掘",
@@ -53,10 +75,26 @@ def main(
     state.workspace = workspace
 
 
-def _ws():
+def _ws(read: bool = False):
+    """Open the workspace; reading commands check the indexes against the catalogue and say so."""
     from miner.pipeline import Workspace
 
-    return Workspace(state.workspace or get_settings().workspace)
+    ws = Workspace(state.workspace or get_settings().workspace)
+    if read:
+        from miner import indexing
+
+        reason = indexing.check(ws)
+        if reason:
+            indexing.say(f"warning: {reason}; the next writing command (or `miner reindex`) repairs it")
+    return ws
+
+
+def _lock(ws, what: str):
+    """The workspace's write lock; a lock left by a killed writer is taken over, saying so."""
+    from miner.indexing import say
+    from miner.store import write_lock
+
+    return write_lock(ws.root, what, say)
 
 
 def _emit(rows: list[dict], fmt: Fmt, columns: list[str], title: str = "") -> None:
@@ -90,7 +128,9 @@ def _emit(rows: list[dict], fmt: Fmt, columns: list[str], title: str = "") -> No
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    """A refusal: one line on stderr (never wrapped, never a traceback) and exit code 2."""
+    sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
+    sys.stderr.flush()
     raise typer.Exit(code)
 
 
@@ -115,7 +155,7 @@ def ingest(
     from miner.metadata import load_sidecar
     from miner.pipeline import collect_files
     from miner.pipeline import ingest as run_ingest
-    from miner.store import write_lock
+    from miner.records import MetadataOverrides
 
     if issuer_kind and issuer_kind not in ISSUER_KINDS:
         _fail(f"--issuer-kind must be one of {', '.join(ISSUER_KINDS)}")
@@ -123,13 +163,17 @@ def ingest(
     if metadata:
         try:
             sidecar = load_sidecar(metadata)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             _fail(f"cannot read metadata file {metadata}: {exc}")
     overrides = {"issuer_kind": issuer_kind, "issuer": issuer, "year": year, "report_kind": report_kind, "units": unit}
+    # Checked again by the pipeline; here so that a refusal comes before the progress bar.
+    MetadataOverrides.check(overrides, "batch metadata")
+    for name, values in sidecar.items():
+        MetadataOverrides.check(values, f"metadata for {name}")
     ws = _ws()
     files = collect_files(paths)
     with (
-        write_lock(ws.root),
+        _lock(ws, "ingest"),
         Progress(
             TextColumn("[bold]ingest"),
             BarColumn(),
@@ -164,9 +208,11 @@ def ingest(
             t.add_row(r["file"], f"[{colour[r['status']]}]{r['status']}", str(r["findings"]), r["message"])
         err.print(t)
         c = batch["counts"]
+        empty = sum(1 for r in rows if r["status"] == "ok" and not r["findings"])
         err.print(
             f"{c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed; "
             f"{sum(r['findings'] for r in rows)} findings"
+            + (f"; [yellow]warning:[/yellow] {empty} document(s) with no findings" if empty else "")
         )
         sys.stdout.write(json.dumps({"batch": batch["id"], **c}) + "\n")
     else:
@@ -181,7 +227,7 @@ def ingest(
 @app.command()
 def documents(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     """List ingested documents with their metadata. / 文档列表"""
-    ws = _ws()
+    ws = _ws(read=True)
     rows = ws.catalogue.documents()
     _emit(
         rows, fmt, ["id", "name", "issuer_kind", "issuer", "year", "report_kind", "units", "pages", "findings", "title"]
@@ -191,7 +237,7 @@ def documents(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
 @app.command()
 def batches(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     """List batches and their per-file status counts. / 批次列表"""
-    ws = _ws()
+    ws = _ws(read=True)
     rows = []
     for b in ws.catalogue.batches():
         full = ws.catalogue.batch(b["id"]) or {}
@@ -205,7 +251,7 @@ def findings(
     fmt: Fmt = typer.Option(Fmt.table, "--format"),
 ) -> None:
     """List findings with document, page and offsets. / 问题清单"""
-    ws = _ws()
+    ws = _ws(read=True)
     items = ws.catalogue.findings(document=document)
     if document and not items and ws.catalogue.document(document) is None:
         _fail(f"no document named {document!r} in {ws.root}")
@@ -288,21 +334,21 @@ def similar(
 def reindex() -> None:
     """Rebuild vectors and keyword index with the configured embedding model. / 重建索引"""
     from miner.indexing import index_documents
-    from miner.store import write_lock
 
     ws = _ws()
-    with write_lock(ws.root):
+    with _lock(ws, "reindex"):
         searcher = index_documents(ws, rebuild=True)
     model = searcher.embedder.model_id if searcher.embedder else "keywords only"
     err.print(f"indexed {ws.catalogue.count('findings')} findings with {model}")
 
 
 def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict | None = None):
-    from miner import problems
-    from miner.store import WorkspaceBusy, write_lock
+    from miner import indexing, problems
+    from miner.store import WorkspaceBusy
 
     try:
-        with write_lock(ws.root):
+        with _lock(ws, "clusters"):
+            indexing.repair(ws)
             problems.update(ws, rebuild=rebuild)
     except WorkspaceBusy as exc:
         err.print(f"[yellow]note:[/yellow] {exc}; showing the clusters as they are")
@@ -398,16 +444,17 @@ def run_all(
     from miner.export import export as write_export
     from miner.pipeline import as_published
     from miner.pipeline import ingest as run_ingest
-    from miner.store import write_lock
 
     ws = _ws()
-    with write_lock(ws.root):
+    with _lock(ws, "run"):
         batch = run_ingest(ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"))
     c = batch["counts"]
     err.print(f"batch {batch['id']}: {c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed")
     for f in batch["files"]:
         if f["status"] == "failed":
             err.print(f"  [red]failed[/red] {f['name']}: {f['message']}")
+        elif "warning" in f["message"]:
+            err.print(f"  [yellow]warning[/yellow] {f['name']}: {f['message']}")
     items = as_published(_problems(ws, min_bodies=min_bodies), ws.catalogue)
     out.mkdir(parents=True, exist_ok=True)
     for fmt in FORMATS:
@@ -426,11 +473,11 @@ app.add_typer(cluster_app, name="cluster")
 
 
 def _edit(fn, *args) -> None:
-    from miner import problems
-    from miner.store import write_lock
+    from miner import indexing, problems
 
     ws = _ws()
-    with write_lock(ws.root):
+    with _lock(ws, "cluster edit"):
+        indexing.repair(ws)
         problems.update(ws)
         try:
             result = fn(ws, *args)
@@ -573,9 +620,12 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from miner import indexing
 
     settings = get_settings()
     ws = _ws()
+    with _lock(ws, "serve"):  # refuse here, in one line, rather than in the server's start-up
+        indexing.repair(ws)
     app_ = create_app(ws.root, settings)
     err.print(f"miner serving {ws.root} on http://{host or settings.host}:{port or settings.port}/ (API docs at /docs)")
     uvicorn.run(app_, host=host or settings.host, port=port or settings.port, log_level="info")

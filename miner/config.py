@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     max_files_per_batch: int = 500
     max_body_kb: int = 1024
     max_filename_chars: int = 120
+    # Bounds per file, checked before the expensive work so that one hostile file can neither hang
+    # a batch nor exhaust memory (see tests/test_hostile.py and benchmarks/bench_hostile.py).
+    max_file_mb: int = 200  # bytes on disk per file
+    max_pdf_pages: int = 3000
+    max_document_chars: int = 3_000_000  # ~1,500 pages of dense Chinese text
+    max_findings_per_document: int = 5000
+    max_docx_unzipped_mb: int = 300  # sum of the declared sizes of the zip members
+    max_docx_members: int = 5000
+    file_timeout_s: float = 120.0  # reading + splitting one file; the worker is killed after this
+    worker_memory_mb: int = 4096  # address-space limit of a parsing worker process
     # API host/port for ``miner serve``.
     host: str = "127.0.0.1"
     port: int = 8000

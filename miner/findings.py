@@ -697,7 +697,7 @@ def under_read(doc: ParsedDocument, spans: list[FindingSpan]) -> str:
     if _ANNOUNCED_TABLE.search(doc.text) and rows == 0:
         return "a table or appendix is announced but no table rows were read / 文中提到附表或表格，但未读出表格内容"
     if found == 0:
-        return "no findings in this document / 未提取到问题"
+        return "no problem findings found in this document / 未识别出问题"
     if len(doc.text) > 3000 and found * 600 < len(doc.text):
         return (
             f"only {found} findings for {len(doc.text)} characters: check the layout / "

@@ -595,17 +595,25 @@ def _ocr_page(page, page_no: int, height: float, dpi: int = 300) -> list[_Line]:
     return sorted(lines, key=lambda ln: ln.top)
 
 
-def read_pdf(path: Path, table_path_objects: int = 6, ocr: str = "auto") -> ParsedDocument:
+def read_pdf(
+    path: Path, table_path_objects: int = 6, ocr: str = "auto", limits: Limits | None = None
+) -> ParsedDocument:
     """Read a PDF; scanned pages go through OCR when Tesseract is installed (``ocr="auto"``).
 
     Raises IngestError for encrypted or broken files, and for scans when OCR is off or absent.
     """
+    limits = limits or Limits()
     pdf = _pdf_open(path)
     ocr_used = False
     try:
         n_pages = len(pdf)
         if n_pages == 0:
             raise IngestError("PDF has no pages / PDF 没有页面")
+        if n_pages > limits.max_pdf_pages:
+            raise IngestError(
+                f"PDF has {n_pages} pages, more than the limit of {limits.max_pdf_pages} (MINER_MAX_PDF_PAGES) / "
+                "PDF 页数超过上限"
+            )
         pages: list[list[_Line]] = []
         images = 0
         for i in range(n_pages):
@@ -641,6 +649,8 @@ def read_pdf(path: Path, table_path_objects: int = 6, ocr: str = "auto") -> Pars
                 "scanned PDF without a text layer, needs OCR (install tesseract-ocr-chi-sim) / "
                 "扫描件没有文字层，需要先做 OCR"
             )
+        if _pdf_truncated(path):
+            raise IngestError("damaged PDF: truncated, no readable text / PDF 文件损坏或不完整，没有可读文字")
         raise IngestError("PDF contains no text / PDF 中没有文字")
     pages = _drop_running_lines(pages)
     pages = _drop_repeated_table_headers(pages)
@@ -678,7 +688,7 @@ def _drop_repeated_table_headers(pages: list[list[_Line]]) -> list[list[_Line]]:
 # --------------------------------------------------------------------------- DOCX
 
 
-def read_docx(path: Path) -> ParsedDocument:
+def read_docx(path: Path, limits: Limits | None = None) -> ParsedDocument:
     """Paragraphs and tables in body order; pages counted from Word's page breaks."""
     import zipfile
 
@@ -687,10 +697,13 @@ def read_docx(path: Path) -> ParsedDocument:
 
     if path.stat().st_size == 0:
         raise IngestError("empty file (0 bytes) / 空文件")
+    _check_zip(path, limits or Limits())
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise IngestError(f"not a readable .docx file ({exc}) / 无法读取的 .docx 文件") from exc
+    except (AttributeError, TypeError, LookupError, SyntaxError) as exc:  # a zip that is not a Word document
+        raise IngestError(f"not a Word document although named .docx ({type(exc).__name__}) / 不是 Word 文档") from exc
     blocks: list[Block] = []
     page = 1
     for el in document.element.body.iterchildren():
@@ -717,19 +730,19 @@ def read_docx(path: Path) -> ParsedDocument:
 # --------------------------------------------------------------------------- TXT
 
 
-def read_txt(path: Path) -> ParsedDocument:
-    """UTF-8 (with or without BOM) or GB18030 text; form feeds mark page breaks."""
+def read_txt(path: Path, limits: Limits | None = None) -> ParsedDocument:
+    """Text in any common Chinese encoding (detected); form feeds mark page breaks."""
+    limits = limits or Limits()
+    if path.stat().st_size > limits.max_document_chars * 4:
+        raise IngestError(
+            f"text file of {path.stat().st_size / 1e6:.1f} MB is longer than the limit of "
+            f"{limits.max_document_chars} characters (MINER_MAX_DOCUMENT_CHARS) / 文本超过长度上限"
+        )
     data = path.read_bytes()
     if not data.strip():
         raise IngestError("empty file / 空文件")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            raw = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise IngestError("text is neither UTF-8 nor GB18030 / 文本编码无法识别")
+    raw = decode_text(data)
+    _check_chars(len(raw), limits)
     blocks: list[Block] = []
     for page_no, page_text in enumerate(raw.split("\f"), start=1):
         for line in page_text.splitlines():
@@ -743,13 +756,132 @@ def read_txt(path: Path) -> ParsedDocument:
     return finish(blocks, raw.count("\f") + 1)
 
 
-def read_document(path: Path, table_path_objects: int = 6, ocr: str = "auto") -> ParsedDocument:
-    """Dispatch on the file suffix; unknown suffixes are an IngestError."""
+def read_document(
+    path: Path, table_path_objects: int = 6, ocr: str = "auto", limits: Limits | None = None
+) -> ParsedDocument:
+    """Dispatch on the file suffix; unknown suffixes and files over the limits are an IngestError."""
+    limits = limits or Limits()
     suffix = path.suffix.lower()
+    size = path.stat().st_size
+    if size > limits.max_file_mb * 1024 * 1024:
+        raise IngestError(
+            f"file of {size / 1e6:.0f} MB is larger than the limit of {limits.max_file_mb} MB (MINER_MAX_FILE_MB) / "
+            "文件超过大小上限"
+        )
     if suffix == ".pdf":
-        return read_pdf(path, table_path_objects, ocr)
-    if suffix == ".docx":
-        return read_docx(path)
-    if suffix == ".txt":
-        return read_txt(path)
-    raise IngestError(f"unsupported file type {suffix or '(none)'}; miner reads .pdf, .docx and .txt")
+        doc = read_pdf(path, table_path_objects, ocr, limits)
+    elif suffix == ".docx":
+        doc = read_docx(path, limits)
+    elif suffix == ".txt":
+        doc = read_txt(path, limits)
+    else:
+        raise IngestError(f"unsupported file type {suffix or '(none)'}; miner reads .pdf, .docx and .txt")
+    _check_chars(len(doc.text), limits)
+    return doc
+
+
+# --------------------------------------------------------------------------- limits and encodings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds per file (defaults match :class:`miner.config.Settings`), checked before the expensive work."""
+
+    max_file_mb: int = 200
+    max_pdf_pages: int = 3000
+    max_document_chars: int = 3_000_000
+    max_docx_unzipped_mb: int = 300
+    max_docx_members: int = 5000
+
+    @classmethod
+    def from_settings(cls, settings) -> Limits:
+        return cls(**{f: getattr(settings, f) for f in cls.__dataclass_fields__})
+
+
+def _check_chars(n: int, limits: Limits) -> None:
+    if n > limits.max_document_chars:
+        raise IngestError(
+            f"document has {n} characters, more than the limit of {limits.max_document_chars} "
+            "(MINER_MAX_DOCUMENT_CHARS) / 文档字数超过上限"
+        )
+
+
+def _check_zip(path: Path, limits: Limits) -> None:
+    """Refuse zip bombs from the central directory's declared sizes, before anything is inflated.
+
+    zipfile never inflates a member beyond its declared size, so bounding the declared sizes
+    bounds the memory python-docx can need.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(f"not a readable .docx file ({exc}) / 无法读取的 .docx 文件") from exc
+    if len(members) > limits.max_docx_members:
+        raise IngestError(f".docx holds {len(members)} parts, more than {limits.max_docx_members} / .docx 文件结构异常")
+    total = sum(m.file_size for m in members)
+    if total > limits.max_docx_unzipped_mb * 1024 * 1024:
+        raise IngestError(
+            f".docx unpacks to {total / 1e6:.0f} MB, more than the limit of {limits.max_docx_unzipped_mb} MB "
+            "(MINER_MAX_DOCX_UNZIPPED_MB; a zip bomb?) / .docx 解压后超过大小上限"
+        )
+
+
+def _pdf_truncated(path: Path) -> bool:
+    """No ``%%EOF`` near the end: the file was cut off (pdfium silently repairs what it can)."""
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 2048))
+        return b"%%EOF" not in fh.read()
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
+_UTF7_RUN = re.compile(rb"\+[A-Za-z0-9+/]{2,}-")
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text report, detecting its encoding; an IngestError when unsure.
+
+    UTF-8 (with or without BOM) is taken as is when it decodes and carries Chinese; anything
+    else goes to charset-normalizer (GB18030/GBK, Big5, UTF-16, HZ …). GB18030 decodes almost
+    any byte string, so it is never tried blindly. The result must read as Chinese: Japanese,
+    Korean, or an encoding nobody can tell apart is refused with the best guess named.
+    """
+    import charset_normalizer
+
+    text = None
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, name = data[3:].decode("utf-8", "replace"), "utf-8"
+    else:
+        try:
+            candidate = data.decode("utf-8")
+        except UnicodeDecodeError:
+            candidate = None
+        # Pure 7-bit text may be HZ, UTF-7 or ISO-2022: those go to the detector.
+        if candidate is not None and not candidate.isascii():
+            text, name = candidate, "utf-8"
+    if text is None:
+        best = charset_normalizer.from_bytes(data).best()
+        if best is None or best.chaos > 0.2:
+            raise IngestError(
+                "cannot tell the text encoding; save the file as UTF-8 / 无法识别文本编码，请另存为 UTF-8"
+            )
+        name = best.encoding
+        text = str(best)
+        if name == "ascii" and _UTF7_RUN.search(data):
+            try:
+                text, name = data.decode("utf-7"), "utf-7"
+            except UnicodeDecodeError:
+                pass
+    sample = text[:200_000]
+    han = len(_HAN.findall(sample))
+    if len(_KANA_HANGUL.findall(sample)) > max(20, han // 4):
+        raise IngestError(f"text is not Chinese (read as {name}: Japanese or Korean) / 文本不是中文")
+    if han < 10 or han < 0.05 * len(sample.strip()):
+        raise IngestError(
+            f"no Chinese text found (read as {name}); check the file's encoding, or save it as UTF-8 / "
+            "文本中没有中文，请检查编码"
+        )
+    return text.replace("\r\n", "\n")

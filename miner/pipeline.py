@@ -6,18 +6,22 @@ are what the CLI and the API call; each stage lives in its own module.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from miner.config import Settings, get_settings
 from miner.duplicates import DuplicateIndex
 from miner.findings import FindingSpan, extract_findings, under_read, unit_in_text
-from miner.ingest import SUPPORTED_SUFFIXES, IngestError, ParsedDocument, read_document, sha256_file
+from miner.ingest import SUPPORTED_SUFFIXES, IngestError, Limits, ParsedDocument, read_document, sha256_file
 from miner.metadata import apply_overrides, infer_metadata
-from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding
-from miner.store import BatchFile, Catalogue
+from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding, MetadataOverrides
+from miner.store import BatchFile, Catalogue, make_private
 
 # Files in a folder that we report rather than skip: an analyst who drops a .doc
 # into a batch should hear that it was not read.
@@ -30,8 +34,12 @@ class Workspace:
     def __init__(self, root: Path | None = None, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.root = Path(root or self.settings.workspace).expanduser().resolve()
-        # Reports are sensitive: a new workspace is readable by its owner only.
+        # Reports are sensitive: everything miner writes in this process (catalogue, WAL, chromadb's
+        # files, caches, uploads) is created for the owner only, and an existing workspace is
+        # tightened to 0700/0600 when opened.
+        os.umask(0o077)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(self.root)
         self.catalogue = Catalogue(self.root / "catalogue.sqlite")
 
     def close(self) -> None:
@@ -68,18 +76,32 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def parse_file(path: str, sha256: str, table_path_objects: int = 6, ocr: str = "auto") -> Parsed:
+def parse_file(
+    path: str,
+    sha256: str,
+    table_path_objects: int = 6,
+    ocr: str = "auto",
+    limits: Limits | None = None,
+    max_findings: int = 5000,
+) -> Parsed:
     """Read one file and split it into findings; never raises for bad input."""
     try:
-        doc = read_document(Path(path), table_path_objects, ocr)
+        doc = read_document(Path(path), table_path_objects, ocr, limits)
         meta = infer_metadata(doc, Path(path).name)
         spans = extract_findings(doc, with_review=True)
+        if sum(not s.review for s in spans) > max_findings:
+            raise IngestError(
+                f"{len(spans)} findings in one document, more than the limit of {max_findings} "
+                "(MINER_MAX_FINDINGS_PER_DOCUMENT); is this really one report? / 问题条数超过上限"
+            )
         if len(meta.units) != 1:  # a report about several units: the unit a statement names
             for s in spans:
                 s.unit = s.unit or unit_in_text(doc.text[s.start : s.end])
         return Parsed(path, sha256, doc, meta, spans)
     except IngestError as exc:
         return Parsed(path, sha256, error=str(exc))
+    except MemoryError:
+        return Parsed(path, sha256, error="needs more memory than MINER_WORKER_MEMORY_MB allows / 文件过大，内存不足")
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
         return Parsed(path, sha256, error=f"could not read file ({type(exc).__name__}: {exc}) / 文件无法读取")
 
@@ -101,10 +123,16 @@ def ingest(
     cannot be read → ``failed`` with the reason; the rest of the batch goes on.
     Each document lands in one transaction with its findings.
     """
-    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "", [])}
-    sidecar = sidecar or {}
+    # Metadata is checked for every file before anything is written: a bad value refuses the
+    # whole batch (MetadataError) instead of landing in the catalogue.
+    overrides = MetadataOverrides.check(overrides, "batch metadata")
+    sidecar = {name: MetadataOverrides.check(v, f"metadata for {name}") for name, v in (sidecar or {}).items()}
     files = collect_files(paths)
     cat = ws.catalogue
+    if index:
+        from miner import indexing
+
+        indexing.repair(ws)
     batch_id = cat.new_batch(label, overrides)
     todo: list[tuple[Path, str]] = []
     seen: dict[str, str] = {}
@@ -140,7 +168,7 @@ def ingest(
         todo.append((f, digest))
 
     settings = ws.settings
-    results = _parse_all(todo, settings.table_path_objects, settings.ocr, workers)
+    results = _parse_all(todo, settings, workers)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
     # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
     results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
@@ -175,22 +203,7 @@ def ingest(
             source_text=parsed.doc.source_text,
             spans=parsed.spans,
             batch_file=BatchFile(
-                f.name,
-                str(f),
-                "ok",
-                "; ".join(
-                    m
-                    for m in (
-                        "read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件"
-                        if parsed.doc.ocr
-                        else "",
-                        under_read(parsed.doc, parsed.spans),
-                    )
-                    if m
-                ),
-                parsed.sha256,
-                doc_id,
-                sum(not s.review for s in parsed.spans),
+                f.name, str(f), "ok", _notes(parsed), parsed.sha256, doc_id, sum(not s.review for s in parsed.spans)
             ),
         )
         new_ids.append(doc_id)
@@ -217,27 +230,120 @@ def _note(progress: Callable[[str, str], None] | None, name: str, status: str) -
         progress(name, status)
 
 
-def _parse_all(
-    todo: list[tuple[Path, str]], table_path_objects: int, ocr: str, workers: int | None
-) -> Iterable[Parsed]:
-    """Parse files, in worker processes when there are enough of them to pay off."""
-    if workers is None:
-        import os
+def _notes(parsed: Parsed) -> str:
+    """Warnings an analyst must see in the batch report for a document that was read."""
+    notes = []
+    if parsed.doc is not None and parsed.spans is not None:
+        under = under_read(parsed.doc, parsed.spans)  # no findings, an unread table, too few for its length
+        if under:
+            notes.append(f"warning: {under}")
+    if parsed.doc is not None and parsed.doc.ocr:
+        notes.append("read by OCR: check quotes against the scan / 经 OCR 识别，引用请核对原件")
+    if parsed.path.lower().endswith(".pdf"):
+        from miner.ingest import _pdf_truncated
 
-        workers = min(len(todo) // 4, os.cpu_count() or 1)
-    if workers <= 1 or len(todo) < 4:
-        for f, digest in todo:
-            yield parse_file(str(f), digest, table_path_objects, ocr)
+        if _pdf_truncated(Path(parsed.path)):
+            notes.append("warning: PDF is truncated, later pages may be missing / 警告：PDF 文件不完整")
+    return "; ".join(notes)
+
+
+def _die_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return False
+    parent = os.getppid()
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    return True
+
+
+# The forkserver imports this module (set_forkserver_preload): it must die with miner too, or it
+# and the workers it forked outlive a ``kill -9`` of miner. It is recognised by its parent's pid.
+if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
+    _die_with_parent()
+
+
+def _worker_init(memory_mb: int) -> None:
+    """Runs in each parsing worker: die with the parent, and stay inside a memory budget.
+
+    PR_SET_PDEATHSIG makes the kernel kill the worker when the process that forked it (the
+    forkserver, which itself dies with miner) goes away, so a ``kill -9`` of miner leaves no
+    worker behind holding files or the workspace lock. RLIMIT_AS turns a decompression bomb
+    into a MemoryError in this worker instead of swapping the machine.
+    """
+    import resource
+
+    _die_with_parent()
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers come from a forkserver: forking miner itself would copy chromadb's threads and locks."""
+    os.environ["MINER_FORKSERVER_PARENT"] = str(os.getpid())  # read by the forkserver, see _die_with_parent
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["miner.pipeline"])
+    return ctx
+
+
+def _parse_all(todo: list[tuple[Path, str]], settings: Settings, workers: int | None) -> Iterable[Parsed]:
+    """Parse files in worker processes, each file under a time limit and the workers under a memory limit.
+
+    pebble's pool kills the worker of a file that runs past ``file_timeout_s`` and starts a new
+    one; that file is reported failed and the batch goes on.
+    """
+    if not todo:
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(
-            parse_file,
-            [str(f) for f, _ in todo],
-            [d for _, d in todo],
-            [table_path_objects] * len(todo),
-            [ocr] * len(todo),
-            chunksize=2,
+    from pebble import ProcessExpired, ProcessPool
+
+    if workers is None:
+        workers = min(max(1, len(todo) // 4), os.cpu_count() or 1)
+    workers = max(1, workers)
+    limits = Limits.from_settings(settings)
+    timeout = settings.file_timeout_s
+    extra = (settings.table_path_objects, settings.ocr, limits, settings.max_findings_per_document)
+    try:
+        pool = ProcessPool(
+            max_workers=workers,
+            initializer=_worker_init,
+            initargs=(settings.worker_memory_mb,),
+            context=_pool_context(),
         )
+        futures = [pool.schedule(parse_file, args=(str(f), digest, *extra), timeout=timeout) for f, digest in todo]
+    except (OSError, RuntimeError, ValueError):
+        # No worker processes here at all (e.g. no /dev/shm in a sandbox): read in this process,
+        # without the time and memory limits, rather than fail the batch.
+        for f, digest in todo:
+            yield parse_file(str(f), digest, *extra)
+        return
+    try:
+        for fut, (f, digest) in zip(futures, todo, strict=True):
+            try:
+                yield fut.result()
+            except FutureTimeout:
+                yield Parsed(
+                    str(f),
+                    digest,
+                    error=f"reading took longer than {timeout:g} s and was stopped (MINER_FILE_TIMEOUT_S) / 处理超时",
+                )
+            except ProcessExpired as exc:
+                yield Parsed(
+                    str(f),
+                    digest,
+                    error=f"the reader process died (exit code {exc.exitcode}; out of memory?) / 读取进程异常退出",
+                )
+            except BrokenProcessPool:
+                # No worker could start (e.g. a main module without the ``__main__`` guard): as above.
+                yield parse_file(str(f), digest, *extra)
+    finally:
+        pool.stop()
+        pool.join()
 
 
 def make_filters(

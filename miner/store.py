@@ -8,9 +8,11 @@ chromadb (see :mod:`miner.vectors`); this module only knows the catalogue.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+import signal
 import sqlite3
 import time
 import uuid
@@ -181,15 +183,30 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 
 # Which rows of ``findings`` (aliased f, review_decisions aliased r) count as findings,
 # and which wait for review.
-_COUNTS = (
+COUNTED = (
     "((f.status = 'finding' AND COALESCE((SELECT decision FROM review_decisions WHERE finding_id = f.id), '')"
     " != 'rejected') OR (SELECT decision FROM review_decisions WHERE finding_id = f.id) = 'accepted')"
 )
 _PENDING = "(f.status = 'review' AND NOT EXISTS (SELECT 1 FROM review_decisions WHERE finding_id = f.id))"
 
 
+def _units(raw: str | None) -> list[str]:
+    """Stored units as a list of text, also for rows an older miner wrote unvalidated (e.g. ``5``)."""
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return [raw] if raw else []
+    if isinstance(value, list):
+        return [str(v) for v in value if v not in (None, "")]
+    return [str(value)] if value not in (None, "") else []
+
+
 class WorkspaceBusy(RuntimeError):
     """Another process is writing to this workspace."""
+
+
+class WorkspaceUnusable(RuntimeError):
+    """The catalogue cannot be opened: newer schema, not a miner workspace, damaged, or not ours."""
 
 
 @dataclass
@@ -209,23 +226,30 @@ class Catalogue:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-        self.db.executescript(_WORKFLOW_SCHEMA)
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            with self.db:
-                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) == 1:
-            with self.db:  # version 2: findings carry the problem model's confidence and a review status
-                self.db.execute("ALTER TABLE findings ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0")
-                self.db.execute("ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'finding'")
-                self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+            self.db.executescript(_WORKFLOW_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                with self.db:
+                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:
+                with self.db:  # version 2: findings carry the problem model's confidence and a review status
+                    self.db.execute("ALTER TABLE findings ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0")
+                    self.db.execute("ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'finding'")
+                    self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+                row = None
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceUnusable(
+                f"cannot open the workspace catalogue {self.path} ({exc}); is this a miner workspace, "
+                "and may this user write to it?"
+            ) from exc
+        if int(row[0] if row else SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise WorkspaceUnusable(
                 f"workspace schema version {row[0]} is newer than this miner ({SCHEMA_VERSION}); upgrade miner"
             )
 
@@ -348,12 +372,12 @@ class Catalogue:
         rows = self.db.execute(
             "SELECT d.id, d.name, d.batch_id, d.pages, d.title, d.issuer_kind, d.issuer, d.year, d.report_kind,"
             " d.units, d.doc_number, d.traditional, (SELECT COUNT(*) FROM findings f WHERE f.document_id=d.id"
-            f" AND {_COUNTS}) AS findings FROM documents d ORDER BY d.name"
+            f" AND {COUNTED}) AS findings FROM documents d ORDER BY d.name"
         )
         out = []
         for r in rows:
             d = dict(r)
-            d["units"] = json.loads(d["units"])
+            d["units"] = _units(d["units"])
             d["traditional"] = bool(d["traditional"])
             out.append(d)
         return out
@@ -363,7 +387,7 @@ class Catalogue:
         if row is None:
             return None
         d = dict(row)
-        d["units"] = json.loads(d["units"])
+        d["units"] = _units(d["units"])
         d["traditional"] = bool(d["traditional"])
         if not with_text:
             d.pop("text")
@@ -391,7 +415,7 @@ class Catalogue:
             " LEFT JOIN review_decisions r ON r.finding_id = f.id"
         )
         args: list = []
-        where = [] if review is None else [_PENDING if review else _COUNTS]
+        where = [] if review is None else [_PENDING if review else COUNTED]
         if document:
             where.append("(d.name = ? OR d.id = ?)")
             args += [document, document]
@@ -422,7 +446,7 @@ class Catalogue:
                     page=r["page"],
                     start=r["start"],
                     end=r["end"],
-                    unit=r["unit"] or (json.loads(r["units"]) or [""])[0],
+                    unit=r["unit"] or (_units(r["units"]) or [""])[0],
                     heading=r["heading"],
                     issuer_kind=r["issuer_kind"],
                     issuer=r["issuer"],
@@ -474,30 +498,133 @@ class Catalogue:
         return int(self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-def acquire_write_lock(workspace: Path) -> int:
-    """Take the workspace's single-writer lock; returns the descriptor to release."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    fd = os.open(workspace / ".write.lock", os.O_CREAT | os.O_RDWR, 0o600)
+def make_private(root: Path) -> None:
+    """Tighten a workspace to its owner: folders 0700, files 0600 (reports are sensitive).
+
+    Only what this user owns is touched; the process umask (set by the Workspace) keeps new
+    files private, this catches files made by older versions or by hand.
+    """
+    uid = os.getuid()
+    for folder, dirs, files in os.walk(root):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            try:
+                st = os.lstat(name)
+            except OSError:
+                continue
+            if st.st_uid != uid or os.path.islink(name):
+                continue
+            want = 0o700 if name == folder else 0o600 | (st.st_mode & 0o100)
+            if st.st_mode & 0o777 != want:
+                os.chmod(name, want)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+
+
+LOCK_FILE = ".write.lock"
+_HELD: dict[int, Path] = {}  # lock descriptors this process holds → workspace
+
+
+def holds_write_lock(workspace: Path) -> bool:
+    """This process holds the workspace's write lock (e.g. a running ``miner serve``)."""
+    return Path(workspace).resolve() in _HELD.values()
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        os.close(fd)
-        raise WorkspaceBusy(
-            f"another miner process is writing to {workspace} (an ingest, or `miner serve`); wait for it, "
-            "or go through the API when a server runs (one writer per workspace)"
-        ) from exc
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lock_owner(path: Path) -> tuple[int, str]:
+    """(pid, what) recorded by the last holder of the lock file; (0, "") when unknown."""
+    try:
+        pid, _, what = path.read_text(encoding="utf-8").partition(" ")
+        return int(pid), what.strip()
+    except (OSError, ValueError):
+        return 0, ""
+
+
+def _orphans_holding(path: Path) -> list[int]:
+    """Processes of this user that still hold the lock file open (Linux /proc).
+
+    A worker forked by a writer that was killed inherits the lock; it is an orphan now.
+    """
+    target = str(path.resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            if any(os.readlink(fd) == target for fd in (entry / "fd").iterdir()):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def acquire_write_lock(workspace: Path, what: str = "", say=None) -> int:
+    """Take the workspace's single-writer lock; returns the descriptor to release.
+
+    The lock is an flock, so the kernel frees it when its holder dies. The holder's pid is
+    written into the lock file: a refusal names it, and a lock left by a dead writer is
+    reported (``say``) and taken over — also when orphaned children of that writer still hold
+    the flock, which are then stopped.
+    """
+    workspace.mkdir(parents=True, exist_ok=True)
+    path = workspace / LOCK_FILE
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    pid, holder = _lock_owner(path)
+    for attempt in (0, 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError as exc:
+            if attempt == 0 and pid and pid != os.getpid() and not _pid_alive(pid):
+                orphans = _orphans_holding(path)
+                for child in orphans:
+                    with contextlib.suppress(OSError):
+                        os.kill(child, signal.SIGKILL)
+                time.sleep(0.2)
+                if say and orphans:
+                    say(
+                        f"the last writer (pid {pid}) died but {len(orphans)} of its processes still held the "
+                        "workspace lock; stopped them and took the lock over"
+                    )
+                continue
+            os.close(fd)
+            who = f" ({holder or 'miner'}, pid {pid})" if pid and _pid_alive(pid) else ""
+            raise WorkspaceBusy(
+                f"another miner process{who} is writing to {workspace}; wait for it to finish, or go "
+                "through the API while `miner serve` runs (one writer per workspace)"
+            ) from exc
+    else:  # pragma: no cover - the loop breaks or raises
+        raise AssertionError
+    if pid and pid != os.getpid() and not _pid_alive(pid) and say:
+        say(f"the last writer (pid {pid}, {holder or 'miner'}) ended without finishing; took its lock over")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()} {what or 'miner'}\n".encode(), 0)
+    _HELD[fd] = workspace.resolve()
     return fd
 
 
 def release_write_lock(fd: int) -> None:
+    """Clear the holder's pid (a clean exit) and release the lock."""
+    _HELD.pop(fd, None)
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
 
 
 @contextmanager
-def write_lock(workspace: Path) -> Iterator[None]:
+def write_lock(workspace: Path, what: str = "", say=None) -> Iterator[None]:
     """Hold the workspace's single-writer lock (chromadb tolerates one writing process)."""
-    fd = acquire_write_lock(workspace)
+    fd = acquire_write_lock(workspace, what, say)
     try:
         yield
     finally:

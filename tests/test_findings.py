@@ -256,7 +256,7 @@ def test_under_read_documents_are_flagged():
     plain = _doc("关于某局的审计报告\n（一）违规发放津贴补贴，涉及金额45万元。")
     assert under_read(plain, extract_findings(plain, with_review=True)) == ""
     empty = _doc("关于某局的工作总结\n今年以来，我局各项工作取得明显成效。")
-    assert "未提取到问题" in under_read(empty, extract_findings(empty, with_review=True))
+    assert "未识别出问题" in under_read(empty, extract_findings(empty, with_review=True))
 
 
 def test_unit_named_in_the_statement():

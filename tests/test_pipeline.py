@@ -101,3 +101,12 @@ def test_batch_overrides_apply(tmp_path: Path, batch_dir: Path):
 def test_new_workspace_is_private(tmp_path: Path):
     ws = Workspace(tmp_path / "private")
     assert (ws.root.stat().st_mode & 0o077) == 0
+
+
+def test_units_written_unvalidated_by_an_older_miner_do_not_break_reading(tmp_path: Path, batch_dir: Path):
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, [batch_dir / "notes.txt"], index=False)
+    with ws.catalogue.db:
+        ws.catalogue.db.execute("UPDATE documents SET units = '5'")
+    assert ws.catalogue.findings()[0].unit == "5"
+    assert ws.catalogue.documents()[0]["units"] == ["5"]
