@@ -25,9 +25,11 @@ from api.core.config import Settings, get_settings
 from api.deps import AppState, MaybeUserDep, StateDep, guard, open_scope, public
 from api.routes import batches, clusters, documents, exports, findings, review, search
 from api.security import BoundaryMiddleware, allowed_hosts
+from miner import indexing
 from miner.indexing import ModelMismatch, open_searcher
 from miner.pipeline import Workspace
-from miner.store import acquire_write_lock, release_write_lock
+from miner.records import MetadataError
+from miner.store import WorkspaceBusy, acquire_write_lock, release_write_lock
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The page's own files, by name: nothing else under static/ (or anywhere) is served.
@@ -45,6 +47,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
         # with a clear message instead of two processes writing to chromadb at once.
         fd = acquire_write_lock(ws.root)
         try:
+            indexing.repair(ws)  # an index update cut short by a crash is finished before anyone reads
             if ws.catalogue.count("findings"):
                 open_searcher(ws)  # load the indexes once, before readers need them
             yield
@@ -83,6 +86,14 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
         return JSONResponse(
             {"error": "请求参数无效 / invalid request", "details": details, "status": 422}, status_code=422
         )
+
+    @app.exception_handler(MetadataError)
+    async def bad_metadata(_: Request, exc: MetadataError) -> JSONResponse:
+        return JSONResponse({"error": str(exc), "status": 422}, status_code=422)
+
+    @app.exception_handler(WorkspaceBusy)
+    async def busy(_: Request, exc: WorkspaceBusy) -> JSONResponse:
+        return JSONResponse({"error": f"工作区正忙，请稍后重试 / {exc}", "status": 503}, status_code=503)
 
     @app.exception_handler(ModelMismatch)
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
