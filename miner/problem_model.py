@@ -109,6 +109,7 @@ def context_tokens(c: Candidate) -> list[str]:
     return toks
 
 
+@lru_cache(maxsize=1 << 18)
 def _hash(token: str, size: int) -> int:
     return zlib.crc32(token.encode("utf-8")) % size
 
