@@ -49,6 +49,29 @@ DOCS_FILES = {
 }
 
 
+STATUS_ZH = {
+    400: "请求无效",
+    401: "需要登录",
+    403: "无权进行此操作",
+    404: "没有找到",
+    405: "不支持该请求方法",
+    409: "与现有数据冲突",
+    413: "请求内容过大",
+    415: "不支持的文件类型",
+    422: "请求参数无效",
+    429: "请求过于频繁",
+    500: "服务器内部错误",
+    503: "服务暂不可用",
+}
+
+
+def chinese(detail: object, status: int) -> object:
+    """Every error the page can show has a Chinese form: Starlette's own ("Not Found") get one."""
+    if isinstance(detail, str) and not re.search(r"[\u4e00-\u9fff]", detail):
+        return f"{STATUS_ZH.get(status, '请求失败')} / {detail}"
+    return detail
+
+
 def _docs_csp(body: str, extra: str = "") -> str:
     """The docs pages boot from one inline script each: allow exactly those scripts by hash."""
     hashes = " ".join(
@@ -102,7 +125,9 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
+            {"error": chinese(exc.detail, exc.status_code), "status": exc.status_code},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -114,15 +139,21 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
 
     @app.exception_handler(MetadataError)
     async def bad_metadata(_: Request, exc: MetadataError) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "status": 422}, status_code=422)
+        return JSONResponse({"error": f"元数据无效 / {exc}", "status": 422}, status_code=422)
 
     @app.exception_handler(WorkspaceBusy)
     async def busy(_: Request, exc: WorkspaceBusy) -> JSONResponse:
         return JSONResponse({"error": f"工作区正忙，请稍后重试 / {exc}", "status": 503}, status_code=503)
 
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": f"服务器内部错误 / internal error ({type(exc).__name__})", "status": 500}, status_code=500
+        )
+
     @app.exception_handler(ModelMismatch)
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "status": 409}, status_code=409)
+        return JSONResponse({"error": f"工作区的索引由另一个向量模型建立 / {exc}", "status": 409}, status_code=409)
 
     for module in (session, batches, documents, findings, review, search, clusters, exports):
         app.include_router(module.router)
