@@ -72,14 +72,14 @@ def chinese(detail: object, status: int) -> object:
     return detail
 
 
-def _docs_csp(body: str, extra: str = "") -> str:
+def _docs_csp(body: str, extra: str = "", styles: str = "'self'") -> str:
     """The docs pages boot from one inline script each: allow exactly those scripts by hash."""
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
         for s in re.findall(r"<script>(.*?)</script>", body, flags=re.S)
     )
     return (
-        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        f"default-src 'self'; script-src 'self' {hashes}; style-src {styles}; "
         f"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; {extra}"
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
@@ -219,6 +219,9 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
             with_google_fonts=False,
         )
         body = page.body.decode("utf-8")
-        return HTMLResponse(body, headers={"content-security-policy": _docs_csp(body, "worker-src 'self' blob:; ")})
+        return HTMLResponse(
+            body,
+            headers={"content-security-policy": _docs_csp(body, "worker-src 'self' blob:; ", "'self' 'unsafe-inline'")},
+        )
 
     return app

@@ -210,8 +210,8 @@ def test_a_read_only_user_sees_no_edit_controls(site, loaded, page):
 def test_api_docs_render_with_the_network_off(site, page):
     browser.sign_in(page, site["url"], site["tokens"]["analyst"])
     page.goto(site["url"] + "/docs")
-    page.wait_for_selector(".swagger-ui .information-container h2", timeout=30_000)
-    assert "miner API" in page.inner_text(".swagger-ui .information-container")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+    assert "miner API" in page.inner_text(".swagger-ui .info .title")
     page.wait_for_selector(".opblock-tag-section")
     assert "cdn" not in page.content().lower()
     page.goto(site["url"] + "/redoc")
