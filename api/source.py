@@ -55,7 +55,7 @@ def locate(chars: list[str], needle: str) -> tuple[int, int] | None:
     at = hay.find(want)
     if at >= 0:
         return where[at], where[at + len(want) - 1]
-    head = hay.find(want[:ANCHOR])
+    head = next((at for n in (ANCHOR, 8, 6) if (at := hay.find(want[:n])) >= 0), -1)
     if head < 0:
         return None
     tail = hay.find(want[-ANCHOR:], head)
