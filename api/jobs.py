@@ -3,7 +3,7 @@
 ``POST /batches?background=true`` saves the files, answers at once with a job id,
 and ingests in a thread under the API's write lock; ``GET /batches/-/jobs/{id}``
 tells the uploader (and only them) where each file is: 排队 queued → 解析
-parsing → ok / duplicate / failed, then the batch's indexing and clustering, and
+parsing → read → ok / duplicate / failed, then the batch's indexing and clustering, and
 finally the batch as ``POST /batches`` would have returned it. Jobs live in memory
 (a finished one for an hour): the batch itself is in the catalogue for good.
 """
@@ -25,7 +25,14 @@ PHASES = {
     "done": "已完成",
     "failed": "失败",
 }
-FILE_STATES = {"queued": "排队", "parsing": "解析中", "ok": "成功", "duplicate": "重复（已跳过）", "failed": "失败"}
+FILE_STATES = {
+    "queued": "排队",
+    "parsing": "解析中",
+    "read": "已解析，等待入库",
+    "ok": "成功",
+    "duplicate": "重复（已跳过）",
+    "failed": "失败",
+}
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Job:
             "phase_zh": PHASES[self.phase],
             "files": [{"name": n, "state": s, "state_zh": FILE_STATES[s]} for n, s in self.files.items()],
             "done": done,
+            "read": done + sum(1 for s in self.files.values() if s == "read"),
             "total": len(self.files),
             "batch": self.result,
             "error": self.error,
@@ -78,7 +86,7 @@ class Jobs:
                 job.error = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
                 job.phase = "failed"
                 for name, state in job.files.items():
-                    if state in ("queued", "parsing"):
+                    if state in ("queued", "parsing", "read"):
                         job.files[name] = "failed"
             finally:
                 job.finished = time.time()

@@ -254,11 +254,23 @@ def _ingest(
         if all(s in ("ok", "duplicate", "failed") for s in job.files.values()):
             job.phase = "indexing"  # every file read: the batch's findings go into the indexes next
 
+    def read(name: str) -> None:
+        if job is not None and job.files.get(name) == "parsing":
+            job.files[name] = "read"
+
     with state.write_lock:
         if job is not None:
             job.phase = "parsing"
             job.files.update(dict.fromkeys(job.files, "parsing"))
-        batch = ingest(state.workspace, saved, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
+        batch = ingest(
+            state.workspace,
+            saved,
+            overrides=overrides,
+            sidecar=sidecar,
+            label=label,
+            progress=progress,
+            on_read=read if job is not None else None,
+        )
         state.owners.set(batch["id"], user.name)
         if job is not None:
             job.phase = "clustering"

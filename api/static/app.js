@@ -157,8 +157,8 @@ function showJob(job) {
     (f.findings ? `，${f.findings} 条问题` : "") + (zh(f.message, 0, "") ? `（${zh(f.message, 0, "")}）` : "")}))
     : job.files.map(f => ({name: f.name, state: f.state, text: f.state_zh}));
   st.innerHTML = `<p class="${job.phase === "done" ? "ok" : job.phase === "failed" ? "failed" : "loading"}" id="job-phase">${esc(job.phase_zh)}` +
-    `（${esc(job.done)}/${esc(job.total)} 个文件，${esc(job.elapsed_s)} 秒）</p>` +
-    `<progress max="${esc(job.total + 2)}" value="${esc(job.done + (job.phase === "clustering" ? 1 : 0) + (job.phase === "done" ? 2 : 0))}"></progress>` +
+    `（已解析 ${esc(job.read)}/${esc(job.total)} 个文件，${esc(job.elapsed_s)} 秒）</p>` +
+    `<progress max="${esc(2 * job.total + 2)}" value="${esc(job.read + job.done + (job.phase === "clustering" ? 1 : 0) + (job.phase === "done" ? 2 : 0))}"></progress>` +
     (b ? `<p>批次 ${esc(b.id)}：成功 ${esc(b.counts.ok)}，重复 ${esc(b.counts.duplicate)}，失败 ${esc(b.counts.failed)}</p>` : "") +
     `<ul class="files">${files.map(f => `<li class="${esc(f.state)}" data-file="${esc(f.name)}">${esc(f.name)}：${esc(f.text)}</li>`).join("")}</ul>`;
 }
