@@ -25,7 +25,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 
 from api import session
-from api.jobs import Jobs
 from api.scope import BatchOwners, Scope, workspace_secret
 from miner import access
 from miner.pipeline import Workspace
@@ -90,7 +89,6 @@ class AppState:
         self.write_lock = threading.Lock()
         self.secret = workspace_secret(workspace.root)
         self.owners = BatchOwners(workspace.root)
-        self.jobs = Jobs()
         self._readers: queue.SimpleQueue[ReadCatalogue] = queue.SimpleQueue()
         self._users: tuple[float, list[access.User]] = (-1.0, [])
 

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.config import Settings, get_settings
 from api.deps import AppState, MaybeUserDep, StateDep, guard, open_scope, public
+from api.jobs import Jobs
 from api.routes import batches, clusters, documents, exports, findings, review, search, session
 from api.security import BoundaryMiddleware, allowed_hosts
 from miner import indexing
@@ -113,6 +114,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
         openapi_url=None,
     )
     app.state.miner = AppState(ws)
+    app.state.jobs = Jobs()  # background uploads and their progress
     app.add_middleware(
         BoundaryMiddleware,
         hosts=allowed_hosts(settings),

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import AppState, ReadView, ScopeDep, StateDep, UserDep, writes
-from api.jobs import Job
+from api.jobs import Job, Jobs
 from api.scope import Scope
 from miner import access, problems
 from miner.ingest import SUPPORTED_SUFFIXES
@@ -201,7 +201,7 @@ async def upload_batch(
                 sidecar[target.name] = per_file[name].overrides()
         overrides = meta.overrides()
         if background:
-            job = state.jobs.start(
+            job = jobs(request).start(
                 user.name,
                 [p.name for p in saved],
                 partial(_run_job, state, user, saved, overrides, sidecar, label, folder),
@@ -217,6 +217,10 @@ async def upload_batch(
         await form.close()
     _drop_unused(folder, result)
     return result
+
+
+def jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
 
 
 def _run_job(
@@ -306,9 +310,9 @@ def list_batches(state: StateDep, scope: ScopeDep) -> list[dict]:
 
 
 @router.get("/-/jobs/{job_id}")
-def get_job(job_id: str, state: StateDep, user: UserDep) -> dict:
+def get_job(job_id: str, request: Request, user: UserDep) -> dict:
     """Progress of a background upload (``POST /batches?background=true``), for its uploader only."""
-    job = state.jobs.get(job_id, user.name)
+    job = jobs(request).get(job_id, user.name)
     if job is None:
         raise HTTPException(404, detail=f"没有该上传任务 / no upload job {job_id!r}")
     return job.view()
