@@ -24,6 +24,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 
+from api import session
 from api.scope import BatchOwners, Scope, workspace_secret
 from miner import access
 from miner.pipeline import Workspace
@@ -122,11 +123,14 @@ def _token(request: Request) -> str | None:
 
 
 def current_user(request: Request, state: StateDep) -> access.User | None:
-    """The caller: from ``Authorization: Bearer <token>`` when the workspace has users; None if unknown."""
+    """The caller: ``Authorization: Bearer <token>``, else the page's session cookie; None if unknown."""
     users = state.users()
     if not users:
         return LOCAL_USER
-    return access.authenticate(users, _token(request))
+    token = _token(request)
+    if token is not None:
+        return access.authenticate(users, token)
+    return session.verify(state.secret, users, request.cookies.get(session.COOKIE))
 
 
 MaybeUserDep = Annotated[access.User | None, Depends(current_user)]

@@ -15,15 +15,17 @@ import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.config import Settings, get_settings
 from api.deps import AppState, MaybeUserDep, StateDep, guard, open_scope, public
-from api.routes import batches, clusters, documents, exports, findings, review, search
+from api.jobs import Jobs
+from api.routes import batches, clusters, documents, exports, findings, review, search, session
 from api.security import BoundaryMiddleware, allowed_hosts
 from miner import indexing
 from miner.indexing import ModelMismatch, open_searcher
@@ -33,8 +35,55 @@ from miner.store import WorkspaceBusy, acquire_write_lock, release_write_lock
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The page's own files, by name: nothing else under static/ (or anywhere) is served.
-STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
-DOCS_CDN = "https://cdn.jsdelivr.net"
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+# Swagger UI and ReDoc come from the fastapi-offline package (MIT; the assets keep their own
+# licences, Apache-2.0 and MIT): the docs render with no network, and the CSP names no CDN.
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_FILES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+}
+
+
+STATUS_ZH = {
+    400: "请求无效",
+    401: "需要登录",
+    403: "无权进行此操作",
+    404: "没有找到",
+    405: "不支持该请求方法",
+    409: "与现有数据冲突",
+    413: "请求内容过大",
+    415: "不支持的文件类型",
+    422: "请求参数无效",
+    429: "请求过于频繁",
+    500: "服务器内部错误",
+    503: "服务暂不可用",
+}
+
+
+def chinese(detail: object, status: int) -> object:
+    """Every error the page can show has a Chinese form: Starlette's own ("Not Found") get one."""
+    if isinstance(detail, str) and not re.search(r"[\u4e00-\u9fff]", detail):
+        return f"{STATUS_ZH.get(status, '请求失败')} / {detail}"
+    return detail
+
+
+def _docs_csp(body: str, extra: str = "", styles: str = "'self'") -> str:
+    """The docs pages boot from one inline script each: allow exactly those scripts by hash."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
+        for s in re.findall(r"<script>(.*?)</script>", body, flags=re.S)
+    )
+    return (
+        f"default-src 'self'; script-src 'self' {hashes}; style-src {styles}; "
+        f"img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; {extra}"
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def create_app(workspace: Path | None = None, settings: Settings | None = None) -> FastAPI:
@@ -65,6 +114,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
         openapi_url=None,
     )
     app.state.miner = AppState(ws)
+    app.state.jobs = Jobs()  # background uploads and their progress
     app.add_middleware(
         BoundaryMiddleware,
         hosts=allowed_hosts(settings),
@@ -77,7 +127,9 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
+            {"error": chinese(exc.detail, exc.status_code), "status": exc.status_code},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -89,17 +141,23 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
 
     @app.exception_handler(MetadataError)
     async def bad_metadata(_: Request, exc: MetadataError) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "status": 422}, status_code=422)
+        return JSONResponse({"error": f"元数据无效 / {exc}", "status": 422}, status_code=422)
 
     @app.exception_handler(WorkspaceBusy)
     async def busy(_: Request, exc: WorkspaceBusy) -> JSONResponse:
         return JSONResponse({"error": f"工作区正忙，请稍后重试 / {exc}", "status": 503}, status_code=503)
 
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": f"服务器内部错误 / internal error ({type(exc).__name__})", "status": 500}, status_code=500
+        )
+
     @app.exception_handler(ModelMismatch)
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
-        return JSONResponse({"error": str(exc), "status": 409}, status_code=409)
+        return JSONResponse({"error": f"工作区的索引由另一个向量模型建立 / {exc}", "status": 409}, status_code=409)
 
-    for module in (batches, documents, findings, review, search, clusters, exports):
+    for module in (session, batches, documents, findings, review, search, clusters, exports):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
@@ -128,20 +186,44 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    @public
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    @public
+    def docs_asset(name: str) -> FileResponse:
+        """Swagger UI / ReDoc code (public like the page's own script: it holds no data)."""
+        if name not in DOCS_FILES:
+            raise HTTPException(404, detail="没有该文件 / not found")
+        return FileResponse(DOCS_ASSETS / name, media_type=DOCS_FILES[name])
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        page = get_swagger_ui_html(openapi_url="/openapi.json", title="miner API")
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="miner API 接口文档",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
         body = page.body.decode("utf-8")
-        # Swagger UI boots from an inline script: allow exactly that script by its hash.
-        hashes = " ".join(
-            "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
-            for s in re.findall(r"<script>(.*?)</script>", body, flags=re.S)
+        return HTMLResponse(body, headers={"content-security-policy": _docs_csp(body)})
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url="/openapi.json",
+            title="miner API 接口文档",
+            redoc_js_url="/docs/assets/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.svg",
+            with_google_fonts=False,
         )
-        csp = (
-            f"default-src 'self'; script-src 'self' {DOCS_CDN} {hashes}; style-src 'self' {DOCS_CDN}; "
-            "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; object-src 'none'; "
-            "base-uri 'none'; frame-ancestors 'none'"
+        body = page.body.decode("utf-8")
+        return HTMLResponse(
+            body,
+            headers={"content-security-policy": _docs_csp(body, "worker-src 'self' blob:; ", "'self' 'unsafe-inline'")},
         )
-        return HTMLResponse(body, headers={"content-security-policy": csp})
 
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -49,7 +50,17 @@ app = typer.Typer(
     help="miner: mine supervision reports for problems that recur across agencies. / 监督报告共性问题挖掘",
 )
 err = Console(stderr=True)
-out = Console(soft_wrap=True)
+
+
+def _table_width() -> int | None:
+    """Full text width when piped: rich falls back to 80 columns without a terminal, which folds
+    every Chinese sentence; a file has no width, so tables get a wide one (COLUMNS still wins)."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return 400
+
+
+out = Console(soft_wrap=True, width=_table_width())
 
 
 class Fmt(StrEnum):
@@ -472,7 +483,9 @@ cluster_app = typer.Typer(help="Analyst edits of common problems (kept across re
 app.add_typer(cluster_app, name="cluster")
 
 
-def _edit(fn, *args) -> None:
+def _edit(fn, *args, done: str = "") -> None:
+    """Run one analyst edit under the write lock; confirm it in one line (stderr, so that
+    ``split`` still prints only the new id on stdout for scripts)."""
     from miner import indexing, problems
 
     ws = _ws()
@@ -485,6 +498,8 @@ def _edit(fn, *args) -> None:
             _fail(str(exc))
     if result:
         sys.stdout.write(f"{result}\n")
+    if done:
+        err.print(done.replace("{result}", str(result)), markup=False, highlight=False)
 
 
 @cluster_app.command("rename")
@@ -492,7 +507,7 @@ def cluster_rename(cluster_id: str, label: str, note: str | None = typer.Option(
     """Rename a common problem (optionally with a note)."""
     from miner import problems
 
-    _edit(problems.rename, cluster_id, label, note)
+    _edit(problems.rename, cluster_id, label, note, done=f"已重命名 / renamed: {cluster_id} → {label}")
 
 
 @cluster_app.command("merge")
@@ -500,7 +515,7 @@ def cluster_merge(target: str, others: list[str]) -> None:
     """Merge other common problems into TARGET."""
     from miner import problems
 
-    _edit(problems.merge, target, others)
+    _edit(problems.merge, target, others, done=f"已合并 / merged: {', '.join(others)} → {target}")
 
 
 @cluster_app.command("split")
@@ -508,7 +523,13 @@ def cluster_split(cluster_id: str, finding_ids: list[str], label: str | None = t
     """Split FINDING_IDS out of a common problem into a new one (prints its id)."""
     from miner import problems
 
-    _edit(problems.split, cluster_id, finding_ids, label)
+    _edit(
+        problems.split,
+        cluster_id,
+        finding_ids,
+        label,
+        done=f"已拆分 / split: {len(finding_ids)} 条问题表述从 {cluster_id} 移入新共性问题 {{result}}",
+    )
 
 
 @cluster_app.command("move")
@@ -516,7 +537,7 @@ def cluster_move(finding_id: str, target: str) -> None:
     """Move a finding into another common problem."""
     from miner import problems
 
-    _edit(problems.move, finding_id, target)
+    _edit(problems.move, finding_id, target, done=f"已移动 / moved: {finding_id} → {target}")
 
 
 @cluster_app.command("remove")
@@ -524,7 +545,7 @@ def cluster_remove(finding_id: str) -> None:
     """Take a finding out of its common problem for good."""
     from miner import problems
 
-    _edit(problems.remove, finding_id)
+    _edit(problems.remove, finding_id, done=f"已移出共性问题 / removed: {finding_id}")
 
 
 review_app = typer.Typer(help="Doubtful findings for an analyst to accept or reject. / 待审核问题")

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # browser must come from the same origin (Origin/Referer), or from one of ``allowed_origins``.
     allowed_hosts: list[str] = []
     allowed_origins: list[str] = []
+    # Sign-in on the page: the token is exchanged for an HttpOnly session cookie signed with the
+    # workspace secret; it expires after this many hours (and at once when the user is revoked).
+    session_hours: float = 12.0
+    # Set the cookie's Secure flag (serve behind HTTPS); off by default for http://127.0.0.1.
+    session_secure: bool = False
 
 
 @lru_cache(maxsize=1)

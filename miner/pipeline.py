@@ -116,12 +116,14 @@ def ingest(
     workers: int | None = None,
     progress: Callable[[str, str], None] | None = None,
     index: bool = True,
+    on_read: Callable[[str], None] | None = None,
 ) -> dict:
     """Ingest files into a new batch and return the batch with per-file status.
 
     Same content already in the workspace → ``duplicate`` (a no-op). A file that
     cannot be read → ``failed`` with the reason; the rest of the batch goes on.
-    Each document lands in one transaction with its findings.
+    Each document lands in one transaction with its findings. ``on_read(name)`` is called as
+    each file has been read (before the batch is stored), for progress shown while it runs.
     """
     # Metadata is checked for every file before anything is written: a bad value refuses the
     # whole batch (MetadataError) instead of landing in the catalogue.
@@ -169,6 +171,8 @@ def ingest(
 
     settings = ws.settings
     results = _parse_all(todo, settings, workers)
+    if on_read is not None:
+        results = (_read(on_read, r) for r in results)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
     # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
     results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
@@ -223,6 +227,11 @@ def ingest(
     result = cat.batch(batch_id)
     assert result is not None
     return result
+
+
+def _read(on_read: Callable[[str], None], parsed: Parsed) -> Parsed:
+    on_read(Path(parsed.path).name)
+    return parsed
 
 
 def _note(progress: Callable[[str, str], None] | None, name: str, status: str) -> None:

@@ -16,6 +16,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ "${MINER_WITH_LIBREOFFICE:-1}" = 1 ] && ! command -v soffice >/dev/null; then
         need+=(libreoffice-writer-nogui)
     fi
+    # The page's browser tests (Playwright drives the system Chromium; never `playwright install`)
+    if [ "${MINER_WITH_CHROMIUM:-1}" = 1 ] && ! command -v chromium >/dev/null; then
+        need+=(chromium)
+    fi
     if [ ${#need[@]} -gt 0 ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -349,6 +349,40 @@ GENERATORS: dict[tuple[str, str], Callable] = {
     ("GET", "/health"): lambda rng, w, t, u: ("GET", "/health", {}),
     ("GET", "/openapi.json"): lambda rng, w, t, u: ("GET", "/openapi.json", {}),
     ("GET", "/docs"): lambda rng, w, t, u: ("GET", "/docs", {}),
+    ("GET", "/redoc"): lambda rng, w, t, u: ("GET", "/redoc", {}),
+    ("GET", "/docs/assets/{name}"): lambda rng, w, t, u: (
+        "GET",
+        f"/docs/assets/{rng.choice(['swagger-ui.css', 'swagger-ui-bundle.js', 'index.html', '..%2Fconsts.py'])}",
+        {},
+    ),
+    ("GET", "/favicon.ico"): lambda rng, w, t, u: ("GET", "/favicon.ico", {}),
+    ("GET", "/session"): lambda rng, w, t, u: ("GET", "/session", {}),
+    ("POST", "/session"): lambda rng, w, t, u: (
+        "POST",
+        "/session",
+        {"json": {"token": rng.choice([*w.tokens.values(), "not-a-token"])} if rng.random() < 0.9 else {}},
+    ),
+    ("DELETE", "/session"): lambda rng, w, t, u: ("DELETE", "/session", {}),
+    ("GET", "/batches/-/jobs/{job_id}"): lambda rng, w, t, u: (
+        "GET",
+        f"/batches/-/jobs/{rng.choice(['0123456789abcdef', 'nope'])}",
+        {},
+    ),
+    ("GET", "/findings/{finding_id}/source"): lambda rng, w, t, u: (
+        "GET",
+        f"/findings/{_pick(rng, list(t.findings), 'x-001')}/source",
+        {},
+    ),
+    ("GET", "/findings/{finding_id}/page.png"): lambda rng, w, t, u: (
+        "GET",
+        f"/findings/{_pick(rng, list(t.findings), 'x-001')}/page.png",
+        {},
+    ),
+    ("GET", "/documents/{doc_id}/file"): lambda rng, w, t, u: (
+        "GET",
+        f"/documents/{_pick(rng, [*t.docs, *(d['name'] for d in t.docs.values())], 'nope')}/file",
+        {},
+    ),
 }
 
 
@@ -449,6 +483,7 @@ def test_randomised_requests_leak_nothing(world: World):
         user = rng.choice(users)
         m, url, kw = GENERATORS[(method, path)](rng, w, t, user)
         r = w.client.request(m, url, headers=_headers(w, user), **kw)
+        w.client.cookies.clear()  # a sign-in (POST /session) must not carry over to the next caller
         covered[(method, path)] += 1
         statuses[r.status_code] += 1
         assert r.status_code < 500, (method, url, r.status_code, r.text[:300])
@@ -459,7 +494,8 @@ def test_randomised_requests_leak_nothing(world: World):
             leaks.append(f"{user} {m} {url} -> {r.status_code}: {sorted(found)[:5]}")
         if r.status_code == 200 and r.headers.get("content-type", "").startswith("application/json"):
             check_counts(t, user, path, r.json())
-        if user in ("anonymous", "bad_token") and path not in ("/", "/static/{name}", "/health"):
+        public = ("/", "/static/{name}", "/health", "/session", "/favicon.ico", "/docs/assets/{name}")
+        if user in ("anonymous", "bad_token") and path not in public:
             assert r.status_code in (401, 422), (m, url, r.status_code)
         if m == "POST" and path.startswith("/clusters") and user in SCOPES and SCOPES[user][1]:
             allowed = edit_scope_ok(t, user, (method, path), url, kw.get("json") or {})

@@ -98,7 +98,9 @@ def test_security_headers_and_no_inline_script(served):
     assert "<script>" not in page and not re.search(r"\son[a-z]+=", page)  # script only from /static/app.js
     assert "/static/app.js" in page and c.get("/static/app.js").status_code == 200
     assert c.get("/static/index.html").status_code == 404 and c.get("/static/..%2Fdeps.py").status_code == 404
-    assert "script-src 'self' https://cdn.jsdelivr.net 'sha256-" in c.get("/docs").headers["content-security-policy"]
+    docs_csp = c.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in docs_csp and "https:" not in docs_csp  # offline: no CDN
+    assert "unsafe-inline" not in docs_csp
 
 
 def _post_raw(app, headers: dict[str, str], chunks: int) -> tuple[int, int]:

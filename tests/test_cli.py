@@ -99,3 +99,44 @@ def test_export_and_bad_input(ws: Path, tmp_path: Path):
     assert r.exit_code == 2
     r = CliRunner().invoke(app, ["--workspace", str(ws), "ingest", str(SAMPLES), "--issuer-kind", "police"])
     assert r.exit_code == 2
+
+
+def test_edit_commands_confirm_what_they_did(ws: Path):
+    clusters = run(ws, "clusters", "--format", "json")
+    first, second = clusters[0], clusters[1]
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "cluster", "rename", first["id"], "往来款清理（命名）"])
+    assert r.exit_code == 0 and "已重命名" in r.output and first["id"] in r.output and "往来款清理（命名）" in r.output
+    fid = second["finding_ids"][-1]
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "cluster", "move", fid, first["id"]])
+    assert r.exit_code == 0 and "已移动" in r.output and fid in r.output
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "cluster", "split", first["id"], fid])
+    assert r.exit_code == 0 and "已拆分" in r.output
+    new_id = r.stdout.strip().splitlines()[0]
+    assert new_id.startswith("c-")  # stdout still carries just the new id for scripts
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "cluster", "merge", first["id"], new_id])
+    assert r.exit_code == 0 and "已合并" in r.output
+    r = CliRunner().invoke(app, ["--workspace", str(ws), "cluster", "remove", fid])
+    assert r.exit_code == 0 and "已移出" in r.output
+
+
+def test_tables_use_the_full_width_when_piped(ws: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    root = Path(__file__).resolve().parents[1]
+    env["PYTHONPATH"] = str(root)
+    piped = subprocess.run(
+        [sys.executable, "-m", "miner", "-w", str(ws), "findings"], capture_output=True, text=True, env=env, cwd=root
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert max(len(line) for line in piped.stdout.splitlines()) > 80  # not squeezed to 80 columns
+    js = subprocess.run(
+        [sys.executable, "-m", "miner", "-w", str(ws), "findings", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+    )
+    assert isinstance(json.loads(js.stdout), list)

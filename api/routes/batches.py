@@ -14,15 +14,17 @@ import re
 import shutil
 import unicodedata
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import AppState, ReadView, ScopeDep, StateDep, UserDep, writes
+from api.jobs import Job, Jobs
 from api.scope import Scope
 from miner import access, problems
 from miner.ingest import SUPPORTED_SUFFIXES
@@ -142,8 +144,14 @@ def _require_scope(user: access.User, meta: BatchMetadata, names: list[str]) -> 
     },
 )
 @writes
-async def upload_batch(request: Request, state: StateDep, user: UserDep) -> dict:
-    """Upload a batch of .pdf, .docx, .txt reports; returns the batch with per-file status."""
+async def upload_batch(
+    request: Request, response: Response, state: StateDep, user: UserDep, background: bool = False
+) -> dict:
+    """Upload a batch of .pdf, .docx, .txt reports; returns the batch with per-file status.
+
+    ``background=true``: answers at once (202) with a job id; ``GET /batches/-/jobs/{job}``
+    then reports each file's progress and, when done, the batch.
+    """
     settings = state.workspace.settings
     form = await request.form(
         max_files=settings.max_files_per_batch + 1, max_fields=20, max_part_size=settings.max_body_kb * 1024
@@ -192,6 +200,14 @@ async def upload_batch(request: Request, state: StateDep, user: UserDep) -> dict
             if name in per_file:
                 sidecar[target.name] = per_file[name].overrides()
         overrides = meta.overrides()
+        if background:
+            job = jobs(request).start(
+                user.name,
+                [p.name for p in saved],
+                partial(_run_job, state, user, saved, overrides, sidecar, label, folder),
+            )
+            response.status_code = status.HTTP_202_ACCEPTED
+            return job.view()
         result = await run_in_threadpool(_ingest, state, user, saved, overrides, sidecar, label)
     except BaseException:
         if folder is not None:
@@ -203,10 +219,65 @@ async def upload_batch(request: Request, state: StateDep, user: UserDep) -> dict
     return result
 
 
-def _ingest(state: AppState, user: access.User, saved: list[Path], overrides: dict, sidecar: dict, label: str) -> dict:
+def jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
+
+
+def _run_job(
+    state: AppState,
+    user: access.User,
+    saved: list[Path],
+    overrides: dict,
+    sidecar: dict,
+    label: str,
+    folder: Path,
+    job: Job,
+) -> dict:
+    try:
+        result = _ingest(state, user, saved, overrides, sidecar, label, job)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _drop_unused(folder, result)
+    return result
+
+
+def _ingest(
+    state: AppState,
+    user: access.User,
+    saved: list[Path],
+    overrides: dict,
+    sidecar: dict,
+    label: str,
+    job: Job | None = None,
+) -> dict:
+    def progress(name: str, file_state: str) -> None:
+        if job is None:
+            return
+        job.files[name] = file_state
+        if all(s in ("ok", "duplicate", "failed") for s in job.files.values()):
+            job.phase = "indexing"  # every file read: the batch's findings go into the indexes next
+
+    def read(name: str) -> None:
+        if job is not None and job.files.get(name) == "parsing":
+            job.files[name] = "read"
+
     with state.write_lock:
-        batch = ingest(state.workspace, saved, overrides=overrides, sidecar=sidecar, label=label)
+        if job is not None:
+            job.phase = "parsing"
+            job.files.update(dict.fromkeys(job.files, "parsing"))
+        batch = ingest(
+            state.workspace,
+            saved,
+            overrides=overrides,
+            sidecar=sidecar,
+            label=label,
+            progress=progress,
+            on_read=read if job is not None else None,
+        )
         state.owners.set(batch["id"], user.name)
+        if job is not None:
+            job.phase = "clustering"
         problems.update(state.workspace)  # readers then find the new findings clustered
         # The uploader's own view: a duplicate of a report outside their scope is not named.
         shown = Scope(user, ReadView(state.workspace, state.workspace.catalogue), state.secret).batch(batch, user.name)
@@ -236,6 +307,15 @@ def list_batches(state: StateDep, scope: ScopeDep) -> list[dict]:
         if shown is not None:
             out.append(shown)
     return out
+
+
+@router.get("/-/jobs/{job_id}")
+def get_job(job_id: str, request: Request, user: UserDep) -> dict:
+    """Progress of a background upload (``POST /batches?background=true``), for its uploader only."""
+    job = jobs(request).get(job_id, user.name)
+    if job is None:
+        raise HTTPException(404, detail=f"没有该上传任务 / no upload job {job_id!r}")
+    return job.view()
 
 
 @router.get("/{batch_id}")

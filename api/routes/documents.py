@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
 
 from api.deps import ScopeDep
 from api.scope import NotInScope
@@ -25,3 +26,18 @@ def get_document(doc_id: str, scope: ScopeDep, text: bool = False) -> dict:
         raise HTTPException(404, detail=f"没有该文档 / no document {doc_id!r}") from None
     doc["findings"] = [f.to_dict() for f in scope.view.catalogue.findings(document=doc["id"])]
     return doc
+
+
+@router.get("/{doc_id}/file")
+def download_document(doc_id: str, scope: ScopeDep) -> FileResponse:
+    """The original file as uploaded (same access rule as the document)."""
+    from api.routes.findings import SOURCE_GONE, original_path
+
+    try:
+        doc = scope.document(doc_id)
+    except NotInScope:
+        raise HTTPException(404, detail=f"没有该文档 / no document {doc_id!r}") from None
+    path = original_path(scope, doc["id"])
+    if path is None:
+        raise HTTPException(404, detail=SOURCE_GONE)
+    return FileResponse(path, filename=doc["name"], content_disposition_type="attachment")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+from pathlib import Path
 
+from fastapi import APIRouter, HTTPException, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api import source
 from api.deps import ScopeDep, StateDep
 from api.routes.search import searcher
 from api.scope import NotInScope, Scope
@@ -50,3 +54,55 @@ def similar_findings(
         "finding": finding_view(f, scope.view.catalogue),
         "hits": [finding_view(found[i], scope.view.catalogue, s) for i, s in hits if i in found],
     }
+
+
+SOURCE_GONE = "原文件已不在服务器上 / the original file is no longer on the server"
+
+
+def original_path(scope: Scope, doc_id: str) -> Path | None:
+    """Where the original of a document the caller may read lies (never shown to the caller)."""
+    doc = scope.view.catalogue.document(doc_id)
+    path = Path(doc["path"]) if doc and doc.get("path") else None
+    return path if path is not None and path.is_file() else None
+
+
+@router.get("/{finding_id}/source")
+def finding_source(finding_id: str, scope: ScopeDep) -> dict:
+    """Where a finding stands: the document's title, 文号, issuer, year, units; its text in context;
+    for a PDF whose original is kept, the URL of its page rendered with the finding highlighted."""
+    f = _get(scope, finding_id)
+    doc = scope.document(f.doc_id, with_text=True)
+    text = doc.pop("source_text", "") or doc.get("text", "")
+    doc.pop("text", None)
+    is_pdf = f.document.lower().endswith(".pdf")
+    has_file = original_path(scope, f.doc_id) is not None
+    return {
+        "finding": finding_view(f, scope.view.catalogue),
+        "document": doc,
+        "kind": "pdf" if is_pdf else "text",
+        "page": f.page,
+        "context": source.text_context(text, f.start, f.end),
+        "page_image": f"/findings/{finding_id}/page.png" if is_pdf and has_file else None,
+        "download": f"/documents/{f.doc_id}/file" if has_file else None,
+    }
+
+
+@router.get("/{finding_id}/page.png", response_class=Response)
+async def finding_page(finding_id: str, scope: ScopeDep) -> Response:
+    """The finding's page of its PDF, rendered to PNG, the finding highlighted in yellow."""
+    f = _get(scope, finding_id)
+    path = original_path(scope, f.doc_id)
+    if path is None or path.suffix.lower() != ".pdf":
+        raise HTTPException(404, detail=SOURCE_GONE)
+    needle = scope.view.catalogue.source_text(f.id) or f.text
+    try:
+        png, found = await run_in_threadpool(source.render_page, path, f.page, needle)
+    except pdfium_error() as exc:
+        raise HTTPException(422, detail=f"无法显示该页 / cannot render the page ({exc})") from exc
+    return Response(png, media_type="image/png", headers={"x-miner-highlighted": "1" if found else "0"})
+
+
+def pdfium_error() -> type[Exception]:
+    import pypdfium2
+
+    return pypdfium2.PdfiumError
