@@ -20,7 +20,6 @@ Why this design (measured on the dev set, see benchmarks/bench_cluster.py):
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import re
@@ -37,6 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from miner.problem_types import default_matcher, problem_clause
 from miner.records import ISSUER_KIND_ZH, ISSUER_KINDS, Finding
 
 Tokenizer = Callable[[str], list[str]]
@@ -230,6 +230,9 @@ class Clusterer:
     component_max: int = 3000
     min_dense: int = 20
     random_state: int = 0
+    clause_weight: float = 0.0
+    type_weight: float = 0.0
+    detail_type_share: float = 0.5
 
     # ---------------------------------------------------------------- features
     def _features(
@@ -252,7 +255,22 @@ class Clusterer:
             # mean direction spreads them so that they mix with lexical cosines on one scale.
             centred = emb - emb.mean(axis=0, keepdims=True)
             dense = normalize(centred) * np.float32(math.sqrt(w))
-        lexical = (lexical * np.float32(math.sqrt(1.0 - w))).tocsr()
+        blocks = [(lexical, 1.0 - self.clause_weight - self.type_weight)]
+        if self.clause_weight > 0 or self.type_weight > 0:
+            clauses = [problem_clause(t) for t in texts]
+            if self.clause_weight > 0:
+                clause_vec = LexicalVectorizer(
+                    tokenizer=self.vectorizer.tokenizer, synonyms=self.vectorizer.synonyms, min_groups=1
+                )
+                blocks.append((clause_vec.fit_transform(clauses, groups), self.clause_weight))
+            if self.type_weight > 0:
+                matcher = default_matcher()
+                # the clause decides the type; the case detail only hints at it
+                types = matcher.match(clauses) + self.detail_type_share * matcher.match(list(texts))
+                blocks.append((normalize(types.tocsr()), self.type_weight))
+        lexical = sp.hstack(
+            [b * np.float32(math.sqrt(max(share, 0.0) * (1.0 - w))) for b, share in blocks if share > 0], format="csr"
+        ).astype(np.float32)
         g = None if groups is None else np.unique(np.asarray([str(x) for x in groups]), return_inverse=True)[1]
         return _Features(dense, lexical, g)
 
@@ -329,15 +347,59 @@ class Clusterer:
     def _sparse_linkage(
         self, feats: _Features, members: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray
     ) -> np.ndarray:
-        """Average linkage on the kNN graph of one component too large for a full matrix."""
+        """Average linkage on a component too large for one all-pairs matrix.
+
+        The component is cut into chunks of at most ``component_max`` findings by k-means on
+        the low-rank stand-in of the similarity (scikit-learn, compiled), and each chunk is
+        solved exactly by scipy's average linkage. Clusters of different chunks whose mean
+        pairwise similarity (exact for dot products: the product of their mean vectors)
+        still reaches the threshold are then joined by a second average-linkage pass over
+        the clusters. scikit-learn's graph-restricted AgglomerativeClustering was measured
+        first: it ignores missing kNN pairs when averaging, so clusters chain through the
+        graph (synthetic 100k: ARI 0.06, 7 GB).
+        """
+        from sklearn.cluster import MiniBatchKMeans
+
         if feats.approx is None:
             feats.approx = self._approx(feats)
-        pos = np.full(len(feats), -1, dtype=np.int64)
-        pos[members] = np.arange(len(members))
-        inside = (pos[rows] >= 0) & (pos[cols] >= 0)
-        return _graph_average_linkage(
-            len(members), pos[rows[inside]], pos[cols[inside]], vals[inside], self.threshold, feats.approx[members]
-        )
+        m = len(members)
+        n_chunks = int(math.ceil(2 * m / self.component_max))
+        coarse = normalize(feats.approx[members])
+        km = MiniBatchKMeans(n_chunks, random_state=self.random_state, batch_size=4096, n_init=1, max_iter=50)
+        chunk = km.fit_predict(coarse)
+        labels = np.full(m, -1, dtype=np.int64)
+        nxt = 0
+        for c in range(n_chunks):
+            idx = np.flatnonzero(chunk == c)
+            if len(idx) < 2:
+                continue
+            if len(idx) > self.component_max:  # k-means left a chunk too big: split it again
+                sub = self._sparse_linkage(feats, members[idx], rows, cols, vals)
+            else:
+                sub = self._exact_linkage(feats, members[idx])
+            ok = sub >= 0
+            labels[idx[ok]] = sub[ok] + nxt
+            nxt += int(sub.max()) + 1 if ok.any() else 0
+        return self._merge_clusters(feats, members, labels)
+
+    def _merge_clusters(self, feats: _Features, members: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Join clusters whose average pairwise similarity reaches the threshold (by mean vectors)."""
+        ids = np.unique(labels[labels >= 0])
+        if len(ids) < 2:
+            return labels
+        pos = np.searchsorted(ids, labels[labels >= 0])
+        inside = members[labels >= 0]
+        onehot = sp.csr_matrix((np.ones(len(pos), dtype=np.float32), (pos, np.arange(len(pos)))))
+        onehot = normalize(onehot, norm="l1")
+        means = onehot @ feats.approx[inside]
+        sim = means @ means.T
+        dist = np.clip(1.0 - sim, 0.0, None).astype(np.float64)
+        np.fill_diagonal(dist, 0.0)
+        iu = np.triu_indices(len(ids), k=1)
+        flat = fcluster(linkage(dist[iu], method="average"), t=1.0 - self.threshold + 1e-9, criterion="distance")
+        out = labels.copy()
+        out[labels >= 0] = flat[pos]
+        return out
 
     def _approx(self, feats: _Features) -> np.ndarray:
         """Low-rank vectors whose dot products approximate the mixed similarity."""
@@ -492,79 +554,6 @@ class Clusterer:
 def _drop_singletons(flat: np.ndarray) -> np.ndarray:
     counts = Counter(flat.tolist())
     return np.array([lab if counts[lab] > 1 else -1 for lab in flat.tolist()], dtype=np.int64)
-
-
-def _graph_average_linkage(
-    n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, threshold: float, approx: np.ndarray
-) -> np.ndarray:
-    """Greedy average linkage on a kNN graph, merging while the mean similarity ≥ threshold.
-
-    Cluster pairs are kept as sums of pair similarities so a merge is additive. A sum is
-    exact while it comes from measured kNN pairs; where one side of a merge was no
-    neighbour of x, its share is estimated from ``approx`` (low-rank vectors whose dot
-    products approximate the similarity), because taking it as zero would stop big clusters
-    from ever forming on a graph with only k links per finding.
-    """
-    prune = 0.5 * threshold
-    size = np.ones(n, dtype=np.int64)
-    vec = np.array(approx, dtype=np.float64, copy=True)  # per-cluster sums of member vectors
-    adj: list[dict[int, float]] = [{} for _ in range(n)]
-    for r, c, v in zip(rows.tolist(), cols.tolist(), vals.tolist()):
-        if r != c:
-            adj[r][c] = v
-            adj[c][r] = v
-    parent = list(range(n))
-    alive = [True] * n
-    heap = [(-w, i, j) for i in range(n) for j, w in adj[i].items() if i < j and w >= threshold]
-    heapq.heapify(heap)
-    while heap:
-        neg, i, j = heapq.heappop(heap)
-        if not (alive[i] and alive[j]) or j not in adj[i]:
-            continue
-        avg = adj[i][j] / (size[i] * size[j])
-        if abs(avg + neg) > 1e-12:
-            continue  # stale entry
-        if avg < threshold:
-            break
-        if len(adj[i]) < len(adj[j]):  # fold the smaller neighbour map into the larger
-            i, j = j, i
-        ai, aj = adj[i], adj[j]
-        del ai[j], aj[i]
-        only_j = [x for x in aj if x not in ai]
-        only_i = [x for x in ai if x not in aj]
-        if only_j:
-            for x, est in zip(only_j, (vec[only_j] @ vec[i]).tolist()):
-                ai[x] = est
-        if only_i:
-            for x, est in zip(only_i, (vec[only_i] @ vec[j]).tolist()):
-                aj[x] = est
-        for x, w in aj.items():
-            ai[x] += w
-            ax = adj[x]
-            ax.pop(j, None)
-            ax[i] = ai[x]
-        adj[j] = {}
-        alive[j] = False
-        parent[j] = i
-        vec[i] += vec[j]
-        size[i] += size[j]
-        si = size[i]
-        weak = []
-        for x, w in ai.items():
-            a = w / (si * size[x])
-            if a >= threshold:
-                heapq.heappush(heap, (-a, min(i, x), max(i, x)))
-            elif a < prune:
-                weak.append(x)
-        for x in weak:  # far below the threshold: forget it; an estimate returns if needed
-            del ai[x], adj[x][i]
-    root = list(range(n))
-    for v in range(n):
-        r = v
-        while parent[r] != r:
-            r = parent[r]
-        root[v] = r
-    return _drop_singletons(np.asarray(root))
 
 
 # ---------------------------------------------------------------- naming
