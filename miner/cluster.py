@@ -25,9 +25,8 @@ import math
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,30 +35,22 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from miner.problem_types import default_matcher, problem_clause
-from miner.records import ISSUER_KIND_ZH, ISSUER_KINDS, Finding
+from miner.problem_types import NUMBER, default_matcher, problem_clause
 
 Tokenizer = Callable[[str], list[str]]
-K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
 
-# Amounts, counts, dates, percentages and ratios describe one case, not the kind of problem.
-_NUMBER = re.compile(
-    r"[0-9０-９一二三四五六七八九十百千万两]*[0-9０-９][0-9０-９.,，．%％‰]*"
-    r"(?:多|余)?(?:万元|亿元|元|万|亿|个|项|次|家|人|名|笔|辆|年|月|日|天|户|份|件|台|套|公里|平方米|亩|所|间|处|批|倍)?"
-)
 _LATIN = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # Boilerplate that every finding shares; removed before character n-grams are taken.
 _BOILERPLATE = re.compile(
     r"存在|问题|部分|个别|一些|有的|情况|方面|截至|截止|其中|有关|相关|某某|某|以来|涉及|金额|合计|共计|累计"
 )
-_CLAUSE = re.compile(r"[。；;！!？?\n]|，|,|：|:")
 
 
 def clean_text(text: str) -> str:
     """Drop numbers, amounts, dates and latin noise so only problem wording is compared."""
-    return _LATIN.sub(" ", _NUMBER.sub(" ", text))
+    return _LATIN.sub(" ", NUMBER.sub(" ", text))
 
 
 def _default_tokenizer() -> Tokenizer:
@@ -221,7 +212,7 @@ class Clusterer:
     min_dense: below this many findings the dense part is left out (its centring is unreliable).
     """
 
-    threshold: float = 0.12
+    threshold: float = 0.13
     dense_weight: float = 0.4
     same_group_factor: float = 0.5
     vectorizer: LexicalVectorizer = field(default_factory=LexicalVectorizer)
@@ -231,7 +222,7 @@ class Clusterer:
     min_dense: int = 20
     random_state: int = 0
     clause_weight: float = 0.0
-    type_weight: float = 0.0
+    type_weight: float = 0.3
     detail_type_share: float = 0.5
 
     # ---------------------------------------------------------------- features
@@ -554,232 +545,3 @@ class Clusterer:
 def _drop_singletons(flat: np.ndarray) -> np.ndarray:
     counts = Counter(flat.tolist())
     return np.array([lab if counts[lab] > 1 else -1 for lab in flat.tolist()], dtype=np.int64)
-
-
-# ---------------------------------------------------------------- naming
-
-
-@dataclass
-class ClusterName:
-    """What an analyst sees: a short headline, keywords, and the finding it came from."""
-
-    headline: str
-    keywords: list[str]
-    representative: int  # index into the cluster's members
-
-
-def cluster_keywords(
-    token_lists: Sequence[list[str]], labels: Sequence[int], top_n: int = 6
-) -> dict[int, list[tuple[str, float]]]:
-    """c-TF-IDF (BERTopic style): words frequent in one cluster but rare across clusters."""
-    bags: dict[int, Counter] = defaultdict(Counter)
-    for toks, lab in zip(token_lists, labels):
-        if lab >= 0:
-            bags[lab].update(t for t in toks if len(t) >= 2 and _CJK_RUN.fullmatch(t) and not _NUMBER.search(t))
-    if not bags:
-        return {}
-    df: Counter = Counter()
-    total = 0
-    for bag in bags.values():
-        df.update(bag)
-        total += sum(bag.values())
-    avg = total / len(bags)
-    out: dict[int, list[tuple[str, float]]] = {}
-    for lab, bag in bags.items():
-        size = sum(bag.values()) or 1
-        scored = [(w, (c / size) * math.log(1 + avg / df[w])) for w, c in bag.items()]
-        scored.sort(key=lambda x: (-x[1], x[0]))
-        out[lab] = scored[:top_n]
-    return out
-
-
-def representative_index(embeddings: np.ndarray | None, lexical: sp.csr_matrix | None = None) -> int:
-    """Member with the highest mean similarity to the others (closest to the centroid)."""
-    scores = None
-    if embeddings is not None and len(embeddings):
-        emb = normalize(np.asarray(embeddings, dtype=np.float32))
-        scores = emb @ normalize(emb.mean(axis=0, keepdims=True)).ravel()
-    if lexical is not None and lexical.shape[0]:
-        lex = normalize(lexical)
-        centre = normalize(np.asarray(lex.mean(axis=0)))
-        lscore = np.asarray(lex @ centre.T).ravel()
-        scores = lscore if scores is None else scores + lscore
-    return int(np.argmax(scores)) if scores is not None else 0
-
-
-_LEAD = re.compile(
-    r"^(?:[（(]?[一二三四五六七八九十\d]+[)）、.．]|[一二三四五六七八九十]是|关于|经查|审计发现|巡察发现|检查发现)+"
-)
-_UNIT_LEAD = re.compile(
-    r"^[^，,、]{0,12}?(?:局|委|办|镇|乡|街道|中心|公司|医院|卫生院|学校|部门|单位|集团|县|区|市)"
-    r"(?:机关|本级|所属单位|所属)?(?=[^\s，,、]{4,})"
-)
-_PERSON = re.compile(
-    r"(?:原|时任)?(?:党组成员|党委委员|党委书记|党组书记|副?局长|副?院长|副?镇长|副?乡长|副?所长|副?主任|书记|会计|出纳)*"
-    r"[\u4e00-\u9fff]某某"
-)
-
-
-_DEFICIENCY = re.compile(
-    r"未|不[规严到足够力实及]|违规|违反|超|虚|挤占|挪用|闲置|挂账|拖欠|滞后|缓慢|流于形式|缺失|薄弱|规避|私用|弄虚作假|造假"
-)
-
-
-# A comparison whose figure was cleaned away ("借用时间超过", "占比达") reads as broken.
-_DANGLING = re.compile(r"(?:超过|达到|达|占|为|低于|高于|不足|仅|约|共|计|合计|累计)$")
-
-
-_MEASURE_LEAD = re.compile(r"^(?:万?平方米|万元|亿元|元|个|家|项|名|人次|人|次|台|辆|亩|笔|份)(?=[\u4e00-\u9fff]{4,})")
-
-
-def _clean_clause(clause: str) -> str:
-    clause = _NUMBER.sub("", clause)
-    clause = _LATIN.sub("", clause)
-    clause = re.sub(r"[“”\"'‘’「」『』《》【】\s]", "", clause)
-    clause = re.sub(r"[（(][^）)]*[）)]", "", clause)
-    clause = _LEAD.sub("", clause)
-    clause = re.sub(r"^(?:截至|截止)[^，,]*", "", clause)
-    # who did it is case detail: people (赵某某, 原局长) and anonymised units (某镇, 县某局)
-    clause = _PERSON.sub("", clause)
-    clause = re.sub(r"^对", "", clause)
-    for _ in range(2):  # "青山县" then "某卫生院"
-        bare = _UNIT_LEAD.sub("", clause)
-        if len(bare) >= 6 and bare[0] not in "组站所队部处科室":  # "理论学习中心组" is not a unit
-            clause = bare
-    clause = re.sub(r"^(?:的|在|将|把|对|由)", "", clause)
-    clause = re.sub(r"^(?:部分|个别|一些|有的|仍有|存在|均)+", "", clause)
-    clause = re.sub(r"(?:的)?(?:问题|情况|现象)$", "", clause)
-    clause = re.sub(r"^有(?=[\u4e00-\u9fff]{4,})", "", clause)
-    clause = _MEASURE_LEAD.sub("", clause)  # "1.26万平方米办公用房" lost its figure
-    clause = re.sub(r"(?:以上|以下|左右|余)$", "", clause)
-    clause = clause.strip("，,、；;。：: ")
-    # A long clause or an anonymised subject ("某所", "原党组成员、"): start at the deficiency
-    # ("雨污分流改造二期工程在未取得施工许可…" → "未取得施工许可…").
-    m = _DEFICIENCY.search(clause)
-    if m and m.start() >= 4 and len(clause) - m.start() >= 6 and (len(clause) > 14 or "某" in clause[: m.start()]):
-        clause = clause[m.start() :]
-    elif m and 0 < m.start() < 4 and "某" in clause[: m.start()]:
-        clause = clause[m.start() :]
-    return clause
-
-
-def name_cluster(
-    texts: Sequence[str],
-    embeddings: np.ndarray | None = None,
-    keywords: Sequence[str] | None = None,
-    tokenizer: Tokenizer | None = None,
-    max_chars: int = 20,
-) -> ClusterName:
-    """A headline from the representative finding: its clause richest in the cluster's keywords.
-
-    The clause is cleaned of amounts, dates and leading unit names and cut to ``max_chars``;
-    ``keywords`` should come from :func:`cluster_keywords` across all clusters (c-TF-IDF),
-    else the cluster's own most frequent words are used.
-    """
-    if not texts:
-        return ClusterName("", [], -1)
-    tokenize = tokenizer or _default_tokenizer()
-    if keywords is None:
-        bag: Counter = Counter()
-        for t in texts:
-            bag.update({w for w in tokenize(t) if len(w) >= 2 and _CJK_RUN.fullmatch(w)})
-        keywords = [w for w, _ in sorted(bag.items(), key=lambda x: (-x[1], x[0]))[:6]]
-    lex = LexicalVectorizer(tokenizer=tokenize, min_groups=1).fit_transform(list(texts)) if len(texts) > 1 else None
-    rep = representative_index(embeddings, lex)
-    weight = {w: 1.0 / (i + 1) for i, w in enumerate(keywords)}  # the top keywords decide
-    # Candidates: clauses of every member (the representative's first), scored by how many
-    # members share their words (consensus) and by the cluster's keywords; a clause that
-    # states a deficiency reads as a problem name ("……未清理"), case detail does not.
-    order = [rep] + [i for i in range(min(len(texts), 60)) if i != rep]
-    words_of = [{w for w in tokenize(texts[i]) if len(w) >= 2 and _CJK_RUN.fullmatch(w)} for i in order]
-    share = Counter(w for ws in words_of for w in ws)
-    n = len(order)
-    best, best_score = "", -1e9
-    for rank, i in enumerate(order):
-        for pos, raw in enumerate(_CLAUSE.split(texts[i])):
-            clause = _clean_clause(raw)
-            if len(clause) < 4:
-                continue
-            toks = [w for w in tokenize(clause) if len(w) >= 2 and _CJK_RUN.fullmatch(w)]
-            if not toks:
-                continue
-            # mean share, with a mild preference for clauses of a few words over a single one
-            consensus = sum(share[w] / n for w in toks) / len(toks) * (1 + 0.15 * min(len(toks), 4))
-            score = (
-                consensus
-                + 0.6 * min(1.5, sum(v for w, v in weight.items() if w in clause))
-                + 0.3 * bool(_DEFICIENCY.search(clause))
-                - 0.4 * (len(clause) > max_chars)
-                - 0.3 * (len(clause) < 6)
-                - 0.5 * ("某" in clause)
-                - 0.4 * bool(_DANGLING.search(clause))
-                - 0.01 * pos
-                + (0.15 if rank == 0 else 0.0)
-            )
-            if score > best_score:
-                best, best_score = clause, score
-    if not best:
-        best = "、".join(keywords[:3])
-    if len(best) > max_chars:  # cut after the last keyword that fits, else hard
-        ends = [best.find(w) + len(w) for w in keywords if 0 <= best.find(w) and best.find(w) + len(w) <= max_chars]
-        best = best[: max(ends)] if ends and max(ends) >= 6 else best[:max_chars]
-    return ClusterName(best, list(keywords), rep)
-
-
-# ---------------------------------------------------------------- ranking
-
-
-def _distinct(values: Sequence) -> list:
-    return list(dict.fromkeys(v for v in values if v not in (None, "")))
-
-
-def systemic_score(findings: Sequence[Finding]) -> float:
-    """How systemic a common problem is: spread over kinds of body first, then breadth.
-
-    A problem found by 审计, 巡察 and 人大 alike points at a system, not one unit's slip,
-    so each distinct issuer kind is worth more than any plausible amount of the rest
-    (issuers, units and findings count on a log scale; each extra year adds a little).
-    """
-    if not findings:
-        return 0.0
-    kinds = len(_distinct([f.issuer_kind for f in findings]))
-    issuers = len(_distinct([f.issuer for f in findings]))
-    units = len(_distinct([f.unit for f in findings]) or _distinct([f.doc_id or f.document for f in findings]))
-    years = _distinct([f.year for f in findings])
-    span = (max(years) - min(years)) if years else 0
-    return (
-        3.0 * kinds
-        + 0.6 * math.log2(1 + issuers)
-        + 0.6 * math.log2(1 + units)
-        + 0.3 * min(span, 5)
-        + 0.4 * math.log2(1 + len(findings))
-    )
-
-
-def rank_clusters(clusters: Mapping[K, Sequence[Finding]]) -> list[K]:
-    """Cluster ids, most systemic first; ties broken by size then id (stable output)."""
-    return sorted(clusters, key=lambda c: (-systemic_score(clusters[c]), -len(clusters[c]), c))
-
-
-def describe_span(findings: Sequence[Finding]) -> str:
-    """E.g. "审计、巡察、人大 · 5 个单位 · 2022–2024 · 9 条", kinds ordered by frequency."""
-    kinds = Counter(f.issuer_kind for f in findings if f.issuer_kind)
-    order = {k: i for i, k in enumerate(ISSUER_KINDS)}
-    kind_names = [
-        ISSUER_KIND_ZH.get(k, k) for k, _ in sorted(kinds.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
-    ]
-    parts = []
-    if kind_names:
-        parts.append("、".join(kind_names))
-    units = _distinct([f.unit for f in findings])
-    if units and all(f.unit for f in findings):
-        parts.append(f"{len(units)} 个单位")
-    else:  # some units unknown: counting the named ones would understate the spread
-        docs = _distinct([f.doc_id or f.document for f in findings])
-        if docs:
-            parts.append(f"{len(docs)} 份报告")
-    years = sorted(_distinct([f.year for f in findings]))
-    if years:
-        parts.append(str(years[0]) if years[0] == years[-1] else f"{years[0]}–{years[-1]}")
-    parts.append(f"{len(findings)} 条")
-    return " · ".join(parts)
