@@ -208,7 +208,11 @@ class Clusterer:
         rarely states the same problem twice, while its findings share the unit's vocabulary.
     vectorizer: lexical featuriser (anything with ``fit_transform(texts, groups, tokens)``).
     knn / exact_max: neighbours per finding and the corpus size above which the kNN search
-        replaces the all-pairs matrix; component_max: largest linked group solved exactly.
+        replaces the all-pairs matrix; component_max: largest linked group solved exactly;
+        chunk_max: larger groups are cut into k-means chunks of about half this size.
+    type_weight / detail_type_share: share of the standard problem types in the lexical
+        part of the mix, and how much a type named only in the case detail (not in the
+        problem clause) counts; clause_weight: share of the problem clause's own wording.
     min_dense: below this many findings the dense part is left out (its centring is unreliable).
     """
 
@@ -219,6 +223,7 @@ class Clusterer:
     knn: int = 10
     exact_max: int = 4000
     component_max: int = 3000
+    chunk_max: int = 1200
     min_dense: int = 20
     random_state: int = 0
     clause_weight: float = 0.0
@@ -340,7 +345,7 @@ class Clusterer:
     ) -> np.ndarray:
         """Average linkage on a component too large for one all-pairs matrix.
 
-        The component is cut into chunks of at most ``component_max`` findings by k-means on
+        The component is cut into chunks of about ``chunk_max / 2`` findings by k-means on
         the low-rank stand-in of the similarity (scikit-learn, compiled), and each chunk is
         solved exactly by scipy's average linkage. Clusters of different chunks whose mean
         pairwise similarity (exact for dot products: the product of their mean vectors)
@@ -354,7 +359,7 @@ class Clusterer:
         if feats.approx is None:
             feats.approx = self._approx(feats)
         m = len(members)
-        n_chunks = int(math.ceil(2 * m / self.component_max))
+        n_chunks = int(math.ceil(2 * m / max(2, min(self.chunk_max, self.component_max))))
         coarse = normalize(feats.approx[members])
         km = MiniBatchKMeans(n_chunks, random_state=self.random_state, batch_size=4096, n_init=1, max_iter=50)
         chunk = km.fit_predict(coarse)
@@ -364,7 +369,7 @@ class Clusterer:
             idx = np.flatnonzero(chunk == c)
             if len(idx) < 2:
                 continue
-            if len(idx) > self.component_max:  # k-means left a chunk too big: split it again
+            if self.component_max < len(idx) < m:  # k-means left a chunk too big: split it again
                 sub = self._sparse_linkage(feats, members[idx], rows, cols, vals)
             else:
                 sub = self._exact_linkage(feats, members[idx])
