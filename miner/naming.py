@@ -46,6 +46,7 @@ _FIGURE = re.compile(
     r"(?:超过|达到|达|逾|近|满|不足|低于|高于|仅|约|共|计|合计|累计|占比?|为|有|以)?(?:约|近)?"
     + NUMBER.pattern
     + r"(?:以上|以下|左右|余|多)?(?:的)?"
+    r"|(?:超过|达到|达|近|约|逾|不足|仅)?[一二三四五六七八九十两几]+成(?:以上|多)?(?:的)?"
 )
 # A comparison whose figure was cleaned away ("借用时间超过", "占比达") reads as broken.
 _DANGLING = re.compile(
@@ -169,6 +170,7 @@ def clean_clause(clause: str) -> str:
     clause = re.sub(r"[（(][^）)]*[）)]", "", clause)
     clause = _LEAD.sub("", clause)
     clause = re.sub(r"^(?:截至|截止)[^，,]*", "", clause)
+    clause = re.sub(r"^(?:到|至)(?!期)", "", clause)  # "到11月底仍有…" lost its date
     clause = _PERSON.sub("", clause)  # who did it is case detail
     clause = re.sub(r"^对", "", clause)
     for _ in range(2):  # "青山县" then "某卫生院"
@@ -177,7 +179,7 @@ def clean_clause(clause: str) -> str:
             clause = bare
     clause = re.sub(r"^(?:的|在|将|把|对|由)", "", clause)
     clause = re.sub(r"^(?:部分|个别|一些|有的|仍有|存在|均|另有|其中|且|并|还|但|仍|也)+", "", clause)
-    clause = re.sub(r"(?:的)?(?:问题|情况|现象)$", "", clause)
+    clause = re.sub(r"(?:的)?(?:问题|现象)$|的情况$", "", clause)  # "整改情况" keeps its noun
     clause = re.sub(r"^有(?=[\u4e00-\u9fff]{4,})", "", clause)
     clause = clause.strip("，,、；;。：: ")
     # A long clause or an anonymised subject ("某所", "原党组成员、"): start at the deficiency

@@ -50,6 +50,8 @@ def test_figures_go_with_their_comparison() -> None:
     cleaned = clean_clause("借用时间超过3个月的人员未办理手续")
     assert "超过" not in cleaned and "月" not in cleaned
     assert not is_fragment(clean_clause("2023年度审计工作报告指出的问题整改不到位"))
+    assert clean_clause("到11月底仍有近四成项目资金未支出") == "项目资金未支出"
+    assert clean_clause("3个县（区）未按期报送整改情况") == "未按期报送整改情况"
 
 
 def test_cut_never_splits_a_word() -> None:
