@@ -228,7 +228,7 @@ class Clusterer:
     vectorizer: LexicalVectorizer = field(default_factory=LexicalVectorizer)
     knn: int = 10
     exact_max: int = 4000
-    component_max: int = 3000
+    component_max: int = 5000
     chunk_max: int = 1200
     min_dense: int = 20
     random_state: int = 0
