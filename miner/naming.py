@@ -266,6 +266,8 @@ def _headline(texts: Sequence[str], rep: int, keywords: Sequence[str], tokenize:
     for rank, i in enumerate(order):
         for pos, raw in enumerate(_CLAUSE.split(texts[i])):
             clause = cut_at_words(clean_clause(raw), max_chars)
+            # a figure taken out of the middle ("集中在12月突击支出") leaves a gap in the phrase
+            gap = any(0 < m.start() and m.end() < len(raw) for m in _FIGURE.finditer(raw) if m.group())
             if len(clause) < 4:
                 continue
             toks = [w for w in tokenize(clause) if len(w) >= 2 and _CJK_RUN.fullmatch(w)]
@@ -281,6 +283,7 @@ def _headline(texts: Sequence[str], rep: int, keywords: Sequence[str], tokenize:
                 - 3.0 * is_fragment(clause)
                 - 3.0 * is_recommendation(clause)
                 - 1.0 * bool(_BACKGROUND.search(clause))
+                - 0.5 * gap
                 - 0.01 * pos
                 + (0.15 if rank == 0 else 0.0)
             )

@@ -100,7 +100,7 @@ class TypeMatcher:
         n = len(texts)
         if not n or not self.types:
             return sp.csr_matrix((n, len(self.types)), dtype=np.float32)
-        big = "\x00".join(texts)
+        big = _simplified("\x00".join(texts))  # reports in 繁體 name the same problems
         starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
         rows, cols = [], []
         for wi, pos in enumerate(_find_all(big, self.words)):
@@ -120,6 +120,21 @@ class TypeMatcher:
     def names(self, row: sp.csr_matrix | np.ndarray) -> list[str]:
         idx = row.indices if sp.issparse(row) else np.flatnonzero(row)
         return [self.types[i].name for i in idx]
+
+
+def _simplified(text: str) -> str:
+    """Traditional → Simplified (OpenCC, one call for the whole batch); unchanged without it."""
+    try:
+        import opencc
+    except ImportError:  # pragma: no cover - OpenCC is a declared dependency
+        return text
+    out = _converter(opencc).convert(text)
+    return out if len(out) == len(text) else text  # offsets must keep pointing at the same text
+
+
+@lru_cache(maxsize=1)
+def _converter(opencc):  # noqa: ANN001, ANN202 - the module is imported lazily
+    return opencc.OpenCC("t2s")
 
 
 def _find_all(big: str, words: list[str]) -> list[np.ndarray]:
