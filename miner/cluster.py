@@ -189,9 +189,37 @@ class _Features:
     lexical: sp.csr_matrix  # L2-normalised, scaled by sqrt(1 - weight)
     groups: np.ndarray | None
     approx: np.ndarray | None = None  # low-rank stand-in, built only when needed
+    types: sp.csr_matrix | None = None  # problem types, L2-normalised; the last columns of lexical
+    type_scale: float = 0.0  # factor the type block carries inside lexical
 
     def __len__(self) -> int:
         return self.lexical.shape[0]
+
+    def subset(self, rows: np.ndarray) -> _Features:
+        return _Features(
+            None if self.dense is None else self.dense[rows],
+            self.lexical[rows],
+            None if self.groups is None else self.groups[rows],
+            None,
+            None if self.types is None else self.types[rows],
+            self.type_scale,
+        )
+
+    def with_types(self, types: sp.csr_matrix) -> _Features:
+        """The same features with another type block (scaled as the old one)."""
+        assert self.types is not None
+        rest = self.lexical[:, : self.lexical.shape[1] - self.types.shape[1]]
+        lexical = sp.hstack([rest, types * np.float32(self.type_scale)], format="csr").astype(np.float32)
+        return _Features(self.dense, lexical, self.groups, None, types, self.type_scale)
+
+    def pair_sim(self, rows: np.ndarray, cols: np.ndarray, same_group_factor: float) -> np.ndarray:
+        """Mixed similarity of the pairs (rows[i], cols[i])."""
+        out = np.asarray(self.lexical[rows].multiply(self.lexical[cols]).sum(axis=1)).ravel()
+        if self.dense is not None:
+            out = out + np.einsum("ij,ij->i", self.dense[rows], self.dense[cols])
+        if self.groups is not None and same_group_factor != 1.0:
+            out = np.where(self.groups[rows] == self.groups[cols], out * same_group_factor, out)
+        return out.astype(np.float32)
 
     def sim(self, rows: np.ndarray, cols: np.ndarray, same_group_factor: float) -> np.ndarray:
         """Exact mixed similarity between two index sets, same-document pairs damped."""
@@ -218,7 +246,9 @@ class Clusterer:
         chunk_max: larger groups are cut into k-means chunks of about half this size.
     type_weight / detail_type_share: share of the standard problem types in the lexical
         part of the mix, and how much a type named only in the case detail (not in the
-        problem clause) counts; clause_weight: share of the problem clause's own wording.
+        problem clause) counts; clause_weight: share of the problem clause's own wording
+        (measured: does not pay on dev or dev2, so 0); type_neighbours /
+        propagated_type_share: see :meth:`_propagate_types`.
     min_dense: below this many findings the dense part is left out (its centring is unreliable).
     """
 
@@ -235,6 +265,8 @@ class Clusterer:
     clause_weight: float = 0.0
     type_weight: float = 0.3
     detail_type_share: float = 0.5
+    type_neighbours: int = 3
+    propagated_type_share: float = 0.5
 
     # ---------------------------------------------------------------- features
     def _features(
@@ -258,6 +290,7 @@ class Clusterer:
             centred = emb - emb.mean(axis=0, keepdims=True)
             dense = normalize(centred) * np.float32(math.sqrt(w))
         blocks = [(lexical, 1.0 - self.clause_weight - self.type_weight)]
+        types = None
         if self.clause_weight > 0 or self.type_weight > 0:
             clauses = [problem_clause(t) for t in texts]
             if self.clause_weight > 0:
@@ -269,12 +302,15 @@ class Clusterer:
                 matcher = default_matcher()
                 # the clause decides the type; the case detail only hints at it
                 types = matcher.match(clauses) + self.detail_type_share * matcher.match(list(texts))
-                blocks.append((normalize(types.tocsr()), self.type_weight))
+                types = normalize(types.tocsr()).astype(np.float32)
+                blocks.append((types, self.type_weight))
         lexical = sp.hstack(
             [b * np.float32(math.sqrt(max(share, 0.0) * (1.0 - w))) for b, share in blocks if share > 0], format="csr"
         ).astype(np.float32)
         g = None if groups is None else np.unique(np.asarray([str(x) for x in groups]), return_inverse=True)[1]
-        return _Features(dense, lexical, g)
+        if types is None:
+            return _Features(dense, lexical, g)
+        return _Features(dense, lexical, g, None, types, math.sqrt(self.type_weight * (1.0 - w)))
 
     # ---------------------------------------------------------------- fit
     def fit(
@@ -304,6 +340,9 @@ class Clusterer:
         t0 = time.perf_counter()
         rows, cols, vals = self._edges(feats)
         log.debug("cluster: %d candidate pairs in %.1f s", len(vals), time.perf_counter() - t0)
+        if feats.types is not None and self.type_neighbours > 0:
+            feats = feats.with_types(self._propagate_types(feats.types, rows, cols, vals))
+            vals = feats.pair_sim(rows, cols, self.same_group_factor)
         t0 = time.perf_counter()
         strong = vals >= self.threshold
         graph = sp.coo_matrix((np.ones(int(strong.sum())), (rows[strong], cols[strong])), shape=(n, n))
@@ -334,6 +373,35 @@ class Clusterer:
             if lab >= 0:
                 labels[i] = first.setdefault(lab, len(first))
         return labels.tolist()
+
+    def _propagate_types(
+        self, types: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray
+    ) -> sp.csr_matrix:
+        """Give a finding that names no standard type the types of its nearest typed findings.
+
+        The vocabulary cannot list every wording; a finding whose clause matches no cue
+        borrows, at ``propagated_type_share`` strength, the similarity-weighted types of its
+        ``type_neighbours`` most similar typed findings (candidate pairs only). Measured with
+        the vocabulary as first written (before either corpus was looked at), it lifted dev2
+        ARI/recall from 0.73/0.86 to 0.79/0.92 at the threshold chosen on dev.
+        """
+        n = types.shape[0]
+        typed = types.getnnz(axis=1) > 0
+        src = np.concatenate([rows, cols])
+        dst = np.concatenate([cols, rows])
+        w = np.concatenate([vals, vals]).astype(np.float32)
+        keep = ~typed[src] & typed[dst] & (w > 0)
+        src, dst, w = src[keep], dst[keep], w[keep]
+        if not len(src):
+            return types
+        order = np.lexsort((-w, src))
+        src, dst, w = src[order], dst[order], w[order]
+        first = np.r_[0, np.flatnonzero(np.diff(src)) + 1]
+        rank = np.arange(len(src)) - np.repeat(first, np.diff(np.r_[first, len(src)]))
+        top = rank < self.type_neighbours
+        weights = sp.csr_matrix((w[top], (src[top], dst[top])), shape=(n, n))
+        borrowed = normalize((weights @ types).tocsr()) * np.float32(self.propagated_type_share)
+        return (types + borrowed).tocsr().astype(np.float32)
 
     def _exact_linkage(self, feats: _Features, members: np.ndarray) -> np.ndarray:
         if len(members) == 2:
@@ -542,11 +610,7 @@ class Clusterer:
                 labels[:n_new][ok] = np.asarray(ids)[best[ok]]
         rest = np.flatnonzero(labels < 0)
         if len(rest) >= 2:
-            sub = _Features(
-                None if feats.dense is None else feats.dense[rest],
-                feats.lexical[rest],
-                None if feats.groups is None else feats.groups[rest],
-            )
+            sub = feats.subset(rest)
             sub_labels = np.asarray(self._cluster(sub))
             base = (max(ids) + 1) if ids else 0
             labels[rest[sub_labels >= 0]] = sub_labels[sub_labels >= 0] + base
