@@ -212,11 +212,15 @@ class _Features:
         lexical = sp.hstack([rest, types * np.float32(self.type_scale)], format="csr").astype(np.float32)
         return _Features(self.dense, lexical, self.groups, None, types, self.type_scale)
 
-    def pair_sim(self, rows: np.ndarray, cols: np.ndarray, same_group_factor: float) -> np.ndarray:
-        """Mixed similarity of the pairs (rows[i], cols[i])."""
-        out = np.asarray(self.lexical[rows].multiply(self.lexical[cols]).sum(axis=1)).ravel()
-        if self.dense is not None:
-            out = out + np.einsum("ij,ij->i", self.dense[rows], self.dense[cols])
+    def type_delta(
+        self, old: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, same_group_factor: float
+    ) -> np.ndarray:
+        """How much the similarity of pairs (rows[i], cols[i]) changed when ``old`` types
+        became ``self.types``; only the few type columns are touched, so it is cheap."""
+        assert self.types is not None
+        new_dot = np.asarray(self.types[rows].multiply(self.types[cols]).sum(axis=1)).ravel()
+        old_dot = np.asarray(old[rows].multiply(old[cols]).sum(axis=1)).ravel()
+        out = (new_dot - old_dot) * self.type_scale**2
         if self.groups is not None and same_group_factor != 1.0:
             out = np.where(self.groups[rows] == self.groups[cols], out * same_group_factor, out)
         return out.astype(np.float32)
@@ -341,8 +345,9 @@ class Clusterer:
         rows, cols, vals = self._edges(feats)
         log.debug("cluster: %d candidate pairs in %.1f s", len(vals), time.perf_counter() - t0)
         if feats.types is not None and self.type_neighbours > 0:
-            feats = feats.with_types(self._propagate_types(feats.types, rows, cols, vals))
-            vals = feats.pair_sim(rows, cols, self.same_group_factor)
+            old = feats.types
+            feats = feats.with_types(self._propagate_types(old, rows, cols, vals))
+            vals = vals + feats.type_delta(old, rows, cols, self.same_group_factor)
         t0 = time.perf_counter()
         strong = vals >= self.threshold
         graph = sp.coo_matrix((np.ones(int(strong.sum())), (rows[strong], cols[strong])), shape=(n, n))
