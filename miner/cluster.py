@@ -210,7 +210,8 @@ class _Features:
         assert self.types is not None
         rest = self.lexical[:, : self.lexical.shape[1] - self.types.shape[1]]
         lexical = sp.hstack([rest, types * np.float32(self.type_scale)], format="csr").astype(np.float32)
-        return _Features(self.dense, lexical, self.groups, None, types, self.type_scale)
+        # the low-rank stand-in only steers chunking and neighbour search: keep it
+        return _Features(self.dense, lexical, self.groups, self.approx, types, self.type_scale)
 
     def type_delta(
         self, old: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, same_group_factor: float
@@ -440,7 +441,7 @@ class Clusterer:
         m = len(members)
         n_chunks = int(math.ceil(2 * m / max(2, min(self.chunk_max, self.component_max))))
         coarse = normalize(feats.approx[members])
-        km = MiniBatchKMeans(n_chunks, random_state=self.random_state, batch_size=4096, n_init=1, max_iter=50)
+        km = MiniBatchKMeans(n_chunks, random_state=self.random_state, batch_size=4096, n_init=1, max_iter=20)
         chunk = km.fit_predict(coarse)
         labels = np.full(m, -1, dtype=np.int64)
         nxt = 0
