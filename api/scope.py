@@ -161,7 +161,7 @@ class Scope:
         scope were computed over all of them; they are recomputed from what is shown.
         """
         from miner import problems
-        from miner.cluster import name_cluster
+        from miner.naming import name_cluster
 
         flt = self.filters(**analyst)
         out = problems.problems(self.view, min_size=min_size, filters=flt, min_bodies=min_bodies)  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from miner.cluster import Clusterer, ClusterMembers, cluster_keywords, describe_span, name_cluster, systemic_score
+from miner.cluster import Clusterer, ClusterMembers
+from miner.naming import cluster_keywords, name_cluster
+from miner.ranking import describe_span, systemic_score
 from miner.records import CommonProblem, Finding
 from miner.search import FilterColumns
 from miner.segment import tokenize

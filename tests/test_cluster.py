@@ -9,15 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from miner.cluster import (
-    Clusterer,
-    ClusterMembers,
-    cluster_keywords,
-    describe_span,
-    name_cluster,
-    rank_clusters,
-    systemic_score,
-)
+from miner.cluster import Clusterer, ClusterMembers
+from miner.naming import cluster_keywords, name_cluster
+from miner.ranking import describe_span, rank_clusters, systemic_score
 from miner.records import Finding
 
 # three recurring problems, each worded differently by different reports, plus loners
