@@ -119,7 +119,7 @@ class KeywordIndex:
     def weighted_query(self, query: str, expand: bool = True) -> list[tuple[str, float]]:
         """Query words with weights: typed words 1.0, lexicon synonyms lower."""
         tokens = tokenize_for_search(query)
-        return expand_query(tokens) if expand else [(t, 1.0) for t in dict.fromkeys(tokens)]
+        return expand_query(tokens, query=query) if expand else [(t, 1.0) for t in dict.fromkeys(tokens)]
 
     def score(self, query: str, mask: np.ndarray | None = None, expand: bool = True) -> np.ndarray:
         if not self.ids:
