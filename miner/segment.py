@@ -25,9 +25,9 @@ SYNONYMS = CORPORA / "synonyms.txt"
 CONCEPTS = CORPORA / "concepts.tsv"
 
 #: weight of a synonym added by query expansion, relative to a word the analyst typed
-SYNONYM_WEIGHT = 0.4
+SYNONYM_WEIGHT = 0.5
 #: weight of a problem word added because the query names a concept (营商环境 → 涉企收费 ...)
-CONCEPT_WEIGHT = 0.5
+CONCEPT_WEIGHT = 0.7
 #: a concept expands a query only when its name covers at least this share of the query's
 #: characters: 资产管理漏洞 is about asset management as a whole, 资产出租未报批 is not
 CONCEPT_COVERAGE = 0.6
