@@ -134,8 +134,40 @@ def dev_quality(embedder, dev_dir: Path) -> dict[str, dict[str, float]]:
             "dense-only": score_run(dense, queries),
             f"hybrid (shipped, dense share {hybrid.dense_share})": score_run(hybrid, queries),
         }
+        results.update(floor_tradeoff(hybrid, findings, queries))
         results["similar() precision@5, same gold cluster"] = {"precision@5": similar_precision(hybrid, dev_dir)}
         return results
+
+
+def floor_tradeoff(
+    searcher: HybridSearcher, findings: dict[str, Finding], queries: list[dict], floors=(0.0, 0.08, 0.12, 0.16, 0.2)
+) -> dict[str, dict[str, float]]:
+    """What each relevance floor keeps of the top-10 hits, with and without an issuer-kind filter.
+
+    Every query is run once unfiltered and once per issuer kind (relevant = relevant of that
+    kind). ``kept rel`` and ``kept irr`` are the shares of relevant and irrelevant hits above the
+    floor; ``pad`` is the mean number of hits returned when the filter leaves nothing relevant.
+    """
+    kinds = sorted({f.issuer_kind for f in findings.values()})
+    runs = []
+    for q in queries:
+        rel = set(q["relevant_finding_ids"])
+        runs.append((rel, searcher.scored(q["query"], 10)))
+        for kind in kinds:
+            rel_k = {r for r in rel if findings[r].issuer_kind == kind}
+            runs.append((rel_k, searcher.scored(q["query"], 10, {"issuer_kind": kind})))
+    out = {}
+    for floor in floors:
+        kept_rel = [r >= floor for rel, hits in runs for fid, _, r in hits if fid in rel]
+        kept_irr = [r >= floor for rel, hits in runs for fid, _, r in hits if fid not in rel]
+        pad = [sum(r >= floor for _, _, r in hits) for rel, hits in runs if not rel]
+        mark = " (shipped)" if abs(floor - searcher.floor) < 1e-9 else ""
+        out[f"relevance floor {floor:.2f}{mark}"] = {
+            "kept rel": float(np.mean(kept_rel)),
+            "kept irr": float(np.mean(kept_irr)),
+            "pad": float(np.mean(pad)) if pad else 0.0,
+        }
+    return out
 
 
 def similar_precision(searcher: HybridSearcher, dev_dir: Path, k: int = 5) -> float:

@@ -38,6 +38,9 @@ from miner.vectors import FILTER_FIELDS, VectorStore, finding_metadata
 
 #: share of the word-BM25 score in the keyword score (the rest is character n-grams)
 WORD_SHARE = 0.3
+#: BM25 term-frequency saturation and length normalisation
+BM25_K1 = 1.2
+BM25_B = 0.75
 #: character n-gram sizes of the character channel (unigrams help short, unfamiliar wording)
 CHAR_NGRAMS: tuple[int, ...] = (1, 2)
 #: share of the dense score in the fused score
@@ -66,7 +69,7 @@ class _BM25:
 
     @classmethod
     def build(cls, docs_tokens: list[list[str]]) -> _BM25:
-        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
         # an empty document would make bm25s skip it; a placeholder keeps row numbers aligned
         retriever.index([toks or [""] for toks in docs_tokens], show_progress=False)
         return cls(retriever)

@@ -26,6 +26,8 @@ CONCEPTS = CORPORA / "concepts.tsv"
 
 #: weight of a synonym added by query expansion, relative to a word the analyst typed
 SYNONYM_WEIGHT = 0.5
+#: weight of a query word that search-mode jieba also found inside a longer query word
+SUBWORD_WEIGHT = 0.5
 #: weight of a problem word added because the query names a concept (营商环境 → 涉企收费 ...)
 CONCEPT_WEIGHT = 0.7
 #: a concept expands a query only when its name covers at least this share of the query's
@@ -177,7 +179,9 @@ def expand_query(
     """
     out: dict[str, float] = {}
     for tok in tokens:
-        out[tok] = 1.0
+        # search mode yields 教育局 and also 教育 inside it: the part must not double the word
+        inner = any(tok != other and tok in other for other in tokens)
+        out[tok] = SUBWORD_WEIGHT if inner else 1.0
     index = _synonym_index()
     for tok in tokens:
         for syn in index.get(tok, ()):
@@ -185,10 +189,9 @@ def expand_query(
                 out[syn] = weight
     if query:
         concept_weight = CONCEPT_WEIGHT if concept_weight is None else concept_weight
-        for phrase in concept_words(query):
-            for tok in tokenize_for_search(phrase):
-                if out.get(tok, 0.0) < concept_weight:
-                    out[tok] = concept_weight
+        for tok in dict.fromkeys(t for phrase in concept_words(query) for t in tokenize_for_search(phrase)):
+            if out.get(tok, 0.0) < concept_weight:
+                out[tok] = concept_weight
     return list(out.items())
 
 
