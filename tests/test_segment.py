@@ -102,6 +102,7 @@ def test_concept_words_expand_broad_queries_only():
     assert {"涉企收费", "保证金", "拖欠"} <= set(concept_words("营商环境"))
     assert {"礼品礼金", "公款旅游", "津补贴"} <= set(concept_words("违反中央八项规定精神"))
     assert concept_words("營商環境") == concept_words("营商环境")  # a query typed in Traditional
+    assert concept_words("营商环境方面存在的问题") == concept_words("营商环境")  # stopwords do not dilute
     # a specific query that merely mentions a broad word is not widened
     assert concept_words("资产出租出借未报批") == []
     assert concept_words("资产出租出借未报批", coverage=0.2)  # the coverage threshold decides
