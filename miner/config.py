@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     duplicate_threshold: float = 0.8
     # Upload limits for the API: checked from Content-Length (and while streaming) before the
     # body is read or a token is checked; every other request body is capped at max_body_kb.
+    # Search: hits whose relevance (keyword coverage of the query mixed with dense cosine,
+    # 0..1, see miner.search.HybridSearcher.scored) is below this are not returned, so a
+    # filtered query is not padded with irrelevant findings. 0 turns the floor off. On dev every
+    # relevant top-10 hit scores above 0.16 (filtered or not); 0.12 leaves a margin for unseen
+    # text and on dev2 keeps 99.7 % of relevant hits while dropping 39 % of the irrelevant ones
+    # (benchmarks/bench_search.py prints the trade-off).
+    search_floor: float = 0.12
+    # Upload limits for the API.
     max_upload_mb: int = 50
     max_files_per_batch: int = 500
     max_body_kb: int = 1024

@@ -1,10 +1,16 @@
-"""Hybrid search over findings: BM25 (jieba words + character bigrams) fused with dense vectors.
+"""Hybrid search over findings: BM25 (jieba words + character n-grams) fused with dense vectors.
 
 Why hybrid: analysts type short, differently worded queries (往来款挂账, 公车私用). Word BM25
-with the domain dictionary and synonym expansion finds exact terms; character bigrams survive
-segmentation mistakes and unseen compounds; dense vectors catch paraphrases. Scores (not ranks)
-are fused after per-query normalisation, so a strong keyword match is not pulled down by a
-weak dense one (rank fusion did worse on the dev queries).
+with the domain dictionary and synonym expansion finds exact terms; character unigrams and
+bigrams survive segmentation mistakes and unseen compounds (on both labelled corpora this keeps
+keyword ranking well above a plain character TF-IDF); dense vectors catch paraphrases. Scores
+(not ranks) are fused after per-query normalisation, so a strong keyword match is not pulled
+down by a weak dense one (rank fusion did worse on the dev queries).
+
+Broad queries (营商环境, 违反中央八项规定精神) name no problem a report states in those words;
+they are expanded through the problem-type vocabulary in ``corpora/concepts.tsv`` (see
+:func:`miner.segment.concept_words`), below the weight of the words typed. Hits whose absolute
+relevance is below ``MINER_SEARCH_FLOOR`` are not returned, so a filtered query is not padded.
 
 Workspace layout (under ``<workspace>/index``): ``chroma/`` (VectorStore), ``keyword/``
 (KeywordIndex), ``dense.npy`` (the same vectors in keyword-row order, for exact filtered
@@ -29,16 +35,23 @@ from typing import Any
 
 import bm25s
 import numpy as np
+import scipy.sparse
 
+from miner.config import get_settings
 from miner.embed import Embedder
 from miner.records import Finding
 from miner.segment import char_ngrams, expand_query, tokenize_for_search
 from miner.vectors import FILTER_FIELDS, VectorStore, finding_metadata
 
-#: share of the word-BM25 score in the keyword score (the rest is character bigrams)
-WORD_SHARE = 0.5
+#: share of the word-BM25 score in the keyword score (the rest is character n-grams)
+WORD_SHARE = 0.3
+#: BM25 term-frequency saturation and length normalisation
+BM25_K1 = 1.2
+BM25_B = 0.75
+#: character n-gram sizes of the character channel (unigrams help short, unfamiliar wording)
+CHAR_NGRAMS: tuple[int, ...] = (1, 2)
 #: share of the dense score in the fused score
-DENSE_SHARE = 0.3
+DENSE_SHARE = 0.2
 #: candidates taken from each retriever before fusion (at least; grows with k)
 CANDIDATES = 100
 INDEX_DIR = "index"
@@ -60,10 +73,15 @@ class _BM25:
         self._data, self._indices, self._indptr = s["data"], s["indices"], s["indptr"]
         self.n = int(s["num_docs"])
         self._vocab = retriever.vocab_dict
+        # the same arrays as a documents × terms sparse matrix: one sparse product per query
+        # instead of a Python loop over the query terms (concept queries have ~100 terms)
+        self._matrix = scipy.sparse.csc_matrix(
+            (self._data, self._indices, self._indptr), shape=(self.n, len(self._indptr) - 1)
+        )
 
     @classmethod
     def build(cls, docs_tokens: list[list[str]]) -> _BM25:
-        retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
         # an empty document would make bm25s skip it; a placeholder keeps row numbers aligned
         retriever.index([toks or [""] for toks in docs_tokens], show_progress=False)
         return cls(retriever)
@@ -74,11 +92,27 @@ class _BM25:
             tid = self._vocab.get(tok)
             if tid is not None and tok:
                 agg[tid] = agg.get(tid, 0.0) + w
-        out = np.zeros(self.n, dtype=np.float32)
-        for tid, w in agg.items():
-            a, b = self._indptr[tid], self._indptr[tid + 1]
-            out[self._indices[a:b]] += np.float32(w) * self._data[a:b]
-        return out
+        if not agg or not self.n:
+            return np.zeros(self.n, dtype=np.float32)
+        tids = np.fromiter(agg.keys(), dtype=np.int64, count=len(agg))
+        weights = np.fromiter(agg.values(), dtype=np.float32, count=len(agg))
+        return np.asarray(self._matrix[:, tids] @ weights, dtype=np.float32).ravel()
+
+    def ideal(self, weighted: Iterable[tuple[str, float]]) -> float:
+        """Score of a finding of average length holding each query term once: Σ w · idf.
+
+        With lucene BM25, tf = 1 at average length scores exactly the term's idf, so
+        ``score / ideal`` says how much of the query a finding covers, comparable across
+        queries (a term the corpus lacks still counts, with the idf of df = 0).
+        """
+        total = 0.0
+        for tok, w in weighted:
+            if not tok:
+                continue
+            tid = self._vocab.get(tok)
+            df = 0 if tid is None else int(self._indptr[tid + 1] - self._indptr[tid])
+            total += w * float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5)))
+        return total
 
     def save(self, path: Path) -> None:
         self.retriever.save(str(path))
@@ -88,30 +122,42 @@ class _BM25:
         return cls(bm25s.BM25.load(str(path), mmap=False))
 
 
-def _char_query(weighted: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    return [(g, w) for tok, w in weighted for g in char_ngrams(tok, 2)]
+def _chars(text: str, sizes: tuple[int, ...]) -> list[str]:
+    """The character channel's terms: CJK n-grams of every size in ``sizes``."""
+    return [g for n in sizes for g in char_ngrams(text, n) if len(g) == n or n == min(sizes)]
+
+
+def _char_query(weighted: list[tuple[str, float]], sizes: tuple[int, ...]) -> list[tuple[str, float]]:
+    # expansion words keep their single characters too: dropping them cost 0.015 nDCG on dev
+    return [(g, w) for tok, w in weighted for g in _chars(tok, sizes)]
 
 
 class KeywordIndex:
-    """BM25 over jieba search-mode words and over character bigrams, with query expansion.
+    """BM25 over jieba search-mode words and over character n-grams, with query expansion.
+
+    The character channel (unigrams and bigrams by default) is what keeps ranking at least as
+    good as a plain character TF-IDF on unfamiliar wording; on both labelled corpora unigrams
+    added to bigrams gained ~0.01 nDCG@10 (benchmarks/bench_search.py).
 
     ``score`` returns one number per indexed finding in [0, 1]:
     WORD_SHARE · word/max(word) + (1 − WORD_SHARE) · char/max(char), maxima taken over the
     findings allowed by ``mask`` (so filtering happens before ranking).
     """
 
-    def __init__(self, ids: list[str], words: _BM25, chars: _BM25):
+    def __init__(self, ids: list[str], words: _BM25, chars: _BM25, char_sizes: tuple[int, ...] = (2,)):
         self.ids = list(ids)
         self.row = {fid: i for i, fid in enumerate(self.ids)}
         self._words, self._chars = words, chars
+        self.char_sizes = tuple(char_sizes)
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str]) -> KeywordIndex:
+    def build(cls, ids: list[str], texts: list[str], char_sizes: tuple[int, ...] | None = None) -> KeywordIndex:
         if len(ids) != len(texts):
             raise ValueError("ids and texts differ in length")
+        sizes = tuple(char_sizes or CHAR_NGRAMS)
         words = _BM25.build([tokenize_for_search(t) for t in texts])
-        chars = _BM25.build([char_ngrams(t, 2) for t in texts])
-        return cls(ids, words, chars)
+        chars = _BM25.build([_chars(t, sizes) for t in texts])
+        return cls(ids, words, chars, sizes)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -119,24 +165,48 @@ class KeywordIndex:
     def weighted_query(self, query: str, expand: bool = True) -> list[tuple[str, float]]:
         """Query words with weights: typed words 1.0, lexicon synonyms lower."""
         tokens = tokenize_for_search(query)
-        return expand_query(tokens) if expand else [(t, 1.0) for t in dict.fromkeys(tokens)]
+        return expand_query(tokens, query=query) if expand else [(t, 1.0) for t in dict.fromkeys(tokens)]
 
     def score(self, query: str, mask: np.ndarray | None = None, expand: bool = True) -> np.ndarray:
-        if not self.ids:
-            return np.zeros(0, dtype=np.float32)
+        return self.score_and_coverage(query, mask, expand)[0]
+
+    def score_and_coverage(
+        self, query: str, mask: np.ndarray | None = None, expand: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ranking score (see the class docstring) and query coverage per indexed finding.
+
+        Coverage is absolute, not relative to the best finding: per channel the BM25 score over
+        the score of an ideal finding holding every typed query term once (capped at 1), mixed
+        with the same shares. It is what the relevance floor reads, so that a query nothing
+        answers (or a filter that leaves nothing relevant) returns nothing rather than the
+        best of the irrelevant.
+        """
+        n = len(self.ids)
+        if not n:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
         weighted = self.weighted_query(query, expand)
-        total = np.zeros(len(self.ids), dtype=np.float32)
-        for share, index, q in (
-            (WORD_SHARE, self._words, weighted),
-            (1.0 - WORD_SHARE, self._chars, _char_query(weighted)),
+        typed = [(t, w) for t, w in weighted if w >= 1.0]
+        total = np.zeros(n, dtype=np.float32)
+        coverage = np.zeros(n, dtype=np.float32)
+        for share, index, q, q_typed in (
+            (WORD_SHARE, self._words, weighted, typed),
+            (
+                1.0 - WORD_SHARE,
+                self._chars,
+                _char_query(weighted, self.char_sizes),
+                _char_query(typed, self.char_sizes),
+            ),
         ):
             s = index.score(q)
             if mask is not None:
                 s[~mask] = 0.0
+            ideal = index.ideal(q_typed)
+            if ideal > 0:
+                coverage += np.float32(share) * np.minimum(s / np.float32(ideal), np.float32(1.0))
             top = float(s.max()) if len(s) else 0.0
             if top > 0:
                 total += np.float32(share / top) * s
-        return total
+        return total, coverage
 
     def save(self, directory: str | Path) -> None:
         d = Path(directory)
@@ -144,12 +214,16 @@ class KeywordIndex:
         self._words.save(d / "words")
         self._chars.save(d / "chars")
         (d / "ids.json").write_text(json.dumps(self.ids, ensure_ascii=False), encoding="utf-8")
+        (d / "meta.json").write_text(json.dumps({"char_ngrams": list(self.char_sizes)}), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> KeywordIndex:
         d = Path(directory)
         ids = json.loads((d / "ids.json").read_text(encoding="utf-8"))
-        return cls(ids, _BM25.load(d / "words"), _BM25.load(d / "chars"))
+        meta_path = d / "meta.json"
+        # indexes written before meta.json existed hold bigrams only
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {"char_ngrams": [2]}
+        return cls(ids, _BM25.load(d / "words"), _BM25.load(d / "chars"), tuple(meta["char_ngrams"]))
 
 
 # --------------------------------------------------------------------------- filters
@@ -257,6 +331,7 @@ class HybridSearcher:
         dense_share: float = DENSE_SHARE,
         candidates: int = CANDIDATES,
         matrix: np.ndarray | None = None,
+        floor: float | None = None,
     ):
         self.embedder = embedder
         self.vectors = vectors
@@ -268,12 +343,28 @@ class HybridSearcher:
         has_dense = embedder is not None and (vectors is not None or matrix is not None)
         self.dense_share = dense_share if has_dense else 0.0
         self.candidates = candidates
+        #: search() drops hits whose relevance (see :meth:`scored`) is below this
+        self.floor = get_settings().search_floor if floor is None else floor
         self._columns = FilterColumns(keyword.ids, findings)
 
     # -- public API
 
     def search(self, query: str, k: int = 10, filters: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
-        """Best ``k`` (finding id, score) for an analyst query, among findings passing ``filters``."""
+        """Best ``k`` (finding id, score) for an analyst query, among findings passing ``filters``.
+
+        Hits below the relevance floor (``MINER_SEARCH_FLOOR``) are left out, so a filtered or
+        unanswerable query returns fewer than ``k`` hits rather than padding with noise.
+        """
+        return [(fid, score) for fid, score, rel in self.scored(query, k, filters) if rel >= self.floor]
+
+    def scored(
+        self, query: str, k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, float, float]]:
+        """Best ``k`` (finding id, score, relevance) with no floor applied.
+
+        relevance = (1 − dense share) · keyword coverage + dense share · max(cosine, 0): unlike
+        the ranking score it is not rescaled per query, so one floor fits every query and filter.
+        """
         if not query.strip() or k <= 0:
             return []
         qvec = None
@@ -297,7 +388,8 @@ class HybridSearcher:
             qvec = self._stored_vector(finding_id)
             if qvec is None:
                 qvec = self.embedder.encode([finding.text])[0]
-        return self._rank(finding.text, qvec, k, flt, exclude={finding_id}, expand=False)
+        ranked = self._rank(finding.text, qvec, k, flt, exclude={finding_id}, expand=False)
+        return [(fid, score) for fid, score, _ in ranked]
 
     # -- internals
 
@@ -317,7 +409,7 @@ class HybridSearcher:
         filters: Mapping[str, Any] | None,
         exclude: set[str] | None = None,
         expand: bool = True,
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[str, float, float]]:
         mask = self._columns.mask(filters)
         if exclude:
             mask = np.ones(len(self.keyword), dtype=bool) if mask is None else mask.copy()
@@ -326,22 +418,26 @@ class HybridSearcher:
                 if row is not None:
                     mask[row] = False
         n_cand = max(self.candidates, 3 * k)
-        kw = self.keyword.score(query, mask, expand=expand)
+        kw, coverage = self.keyword.score_and_coverage(query, mask, expand=expand)
         scores: dict[str, float] = {}
         if len(kw):
             top = _top_rows(kw, n_cand)
             for row in top:
                 if kw[row] > 0:
                     scores[self.keyword.ids[row]] = (1.0 - self.dense_share) * float(kw[row])
+        cosines: dict[str, float] = {}
         if qvec is not None:
-            self._add_dense(qvec, n_cand, filters, mask, scores, exclude or set())
+            cosines = self._add_dense(qvec, n_cand, filters, mask, scores, exclude or set())
         # final guard: only indexed findings that pass the filters (chroma may hold extra ids)
         rows = self.keyword.row
         ranked = sorted(
             ((fid, s) for fid, s in scores.items() if fid in rows and (mask is None or mask[rows[fid]])),
             key=lambda x: (-x[1], x[0]),
-        )
-        return ranked[:k]
+        )[:k]
+        d = self.dense_share
+        return [
+            (fid, s, (1.0 - d) * float(coverage[rows[fid]]) + d * max(cosines.get(fid, 0.0), 0.0)) for fid, s in ranked
+        ]
 
     def _dense_candidates(
         self,
@@ -371,10 +467,11 @@ class HybridSearcher:
         mask: np.ndarray | None,
         scores: dict[str, float],
         exclude: set[str],
-    ) -> None:
+    ) -> dict[str, float]:
+        """Adds the rescaled dense score to ``scores``; returns the cosines it saw."""
         hits, cosine_of = self._dense_candidates(qvec, n_cand, filters, mask, exclude)
         if not hits:
-            return
+            return {}
         sims = dict(hits)
         best = hits[0][1]
         floor = hits[-1][1] if len(hits) >= n_cand else min(0.0, hits[-1][1])
@@ -385,6 +482,7 @@ class HybridSearcher:
         for fid, sim in sims.items():
             dense = min(max((sim - floor) / span, 0.0), 1.0)
             scores[fid] = scores.get(fid, 0.0) + self.dense_share * dense
+        return sims
 
 
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:

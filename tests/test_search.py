@@ -71,7 +71,21 @@ def test_keyword_index_exact_term_first(findings):
     assert ids[int(np.argmax(scores))] == "a2"
     assert scores.max() == pytest.approx(1.0)
     assert (scores >= 0).all() and scores.shape == (len(ids),)
-    assert not kw.score("完全无关的天气预报").any()
+    # single characters may match anything; coverage says how little of the query that is
+    _, unrelated = kw.score_and_coverage("完全无关的天气预报")
+    _, exact = kw.score_and_coverage("化整为零")
+    assert unrelated.max() < 0.1 < 0.8 < exact[ids.index("a2")] <= 1.0
+
+
+def test_keyword_index_character_unigrams_survive_a_reload(tmp_path, findings):
+    ids = list(findings)
+    kw = KeywordIndex.build(ids, [findings[i].text for i in ids], char_sizes=(1, 2))
+    kw.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert loaded.char_sizes == (1, 2)
+    # 配车 never occurs as a bigram; its characters still reach the car findings
+    assert np.allclose(loaded.score("配车"), kw.score("配车"))
+    assert ids[int(np.argmax(kw.score("配车")))] in {"b2", "d3"}
 
 
 def test_keyword_synonym_expansion_reaches_other_wording(findings):
@@ -118,7 +132,7 @@ def test_fusion_uses_dense_scores(searcher):
     assert keyword_only.dense_share == 0
     # a query with no literal overlap: only the dense side can rank it
     assert not keyword_only.search("吃喝玩乐游山玩水", k=3)
-    hybrid = searcher.search("游山玩水", k=3)
+    hybrid = searcher.scored("游山玩水", k=3)
     assert hybrid, "dense side should return candidates"
     # fused scores differ from keyword-only scores when both sides contribute
     kw_hits = dict(keyword_only.search("违规发放津贴补贴", k=5))
@@ -248,3 +262,42 @@ def test_filter_language_matches_plain_python(findings):
     assert cols.mask(None) is None and cols.mask({}) is None
     with pytest.raises(ValueError):
         cols.mask({"issuer_kind": {"$gt": "a"}})
+
+
+def test_relevance_floor_drops_unrelated_and_filtered_padding(searcher):
+    assert searcher.floor > 0
+    # nothing is about the weather: below the floor, so nothing comes back ...
+    assert searcher.scored("完全无关的天气预报", k=5)
+    assert searcher.search("完全无关的天气预报", k=5) == []
+    # ... and a filter that leaves no car finding is not padded with the other audit findings
+    audit = {"issuer_kind": "audit"}
+    assert len(searcher.scored("公车私用", k=10, filters=audit)) == 4
+    assert len(searcher.search("公车私用", k=10, filters=audit)) <= 1
+    assert _ids(searcher.search("公车私用", k=10, filters={"issuer_kind": "discipline"}))[0] == "d3"
+    for _, _, relevance in searcher.scored("公车私用", k=10):
+        assert 0.0 <= relevance <= 1.0
+
+
+def test_relevance_floor_is_configurable(monkeypatch, searcher):
+    from miner.config import get_settings
+
+    no_floor = HybridSearcher(
+        searcher.embedder, None, searcher.keyword, searcher.findings, matrix=searcher.matrix, floor=0.0
+    )
+    assert len(no_floor.search("公车私用", k=4, filters={"issuer_kind": "audit"})) == 4
+    monkeypatch.setenv("MINER_SEARCH_FLOOR", "1.01")  # above any relevance
+    get_settings.cache_clear()
+    try:
+        strict = HybridSearcher(searcher.embedder, None, searcher.keyword, searcher.findings, matrix=searcher.matrix)
+        assert strict.floor == 1.01
+        assert strict.search("公车私用", k=10) == []
+    finally:
+        monkeypatch.delenv("MINER_SEARCH_FLOOR")
+        get_settings.cache_clear()
+
+
+def test_conceptual_query_reaches_findings_that_never_name_the_concept(searcher):
+    # none of these findings says 八项规定; the concept vocabulary maps it to its problem types
+    hits = _ids(searcher.search("违反中央八项规定精神", k=5))
+    assert set(hits[:4]) <= {"a3", "b2", "d1", "d2", "d3"}
+    assert len(hits) >= 4

@@ -7,6 +7,8 @@ import jieba
 from miner.segment import (
     SYNONYM_WEIGHT,
     char_ngrams,
+    concept_words,
+    concepts,
     expand_query,
     get_tokenizer,
     normalize,
@@ -87,3 +89,27 @@ def test_char_ngrams():
     # runs are split at punctuation/digits; a lone character is kept
     assert char_ngrams("资产闲置，2023年", 2) == ["资产", "产闲", "闲置", "年"]
     assert char_ngrams("公車", 2) == ["公车"]
+
+
+def test_concept_vocabulary_is_loaded_and_broad():
+    table = concepts()
+    assert len(table) >= 60
+    names = {n for keys, _ in table for n in keys}
+    assert {"营商环境", "中央八项规定", "形式主义", "基层减负", "民生资金", "工程建设", "资产管理"} <= names
+
+
+def test_concept_words_expand_broad_queries_only():
+    assert {"涉企收费", "保证金", "拖欠"} <= set(concept_words("营商环境"))
+    assert {"礼品礼金", "公款旅游", "津补贴"} <= set(concept_words("违反中央八项规定精神"))
+    assert concept_words("營商環境") == concept_words("营商环境")  # a query typed in Traditional
+    assert concept_words("营商环境方面存在的问题") == concept_words("营商环境")  # stopwords do not dilute
+    # a specific query that merely mentions a broad word is not widened
+    assert concept_words("资产出租出借未报批") == []
+    assert concept_words("资产出租出借未报批", coverage=0.2)  # the coverage threshold decides
+
+
+def test_expand_query_weights_typed_words_above_concept_words():
+    weights = dict(expand_query(["营商", "环境"], query="营商环境"))
+    assert weights["营商"] == weights["环境"] == 1.0
+    assert 0 < weights["拖欠"] < 1.0 and 0 < weights["保证金"] < 1.0
+    assert "拖欠" not in dict(expand_query(["营商", "环境"]))  # no query text, no concepts
