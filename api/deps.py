@@ -213,6 +213,8 @@ def guard(request: Request, user: MaybeUserDep, state: StateDep) -> None:
     if level == PUBLIC:
         return
     if user is None:
+        if entry is not None and "who" in entry:
+            entry["action"] = "deny"
         raise HTTPException(401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
     if level == WRITE and not user.can_write:
         if entry is not None:

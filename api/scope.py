@@ -46,6 +46,21 @@ if TYPE_CHECKING:
 
 SECRET_FILE = "api_secret"
 MASK = "■"
+
+
+def _named(column: str) -> str:
+    """SQL: the name in ``column`` is empty, or said in a finding or the metadata of a report in scope.
+
+    For names stored beside the reports (analysts' aliases, a record's unit): a name known only
+    from a hidden statement stays hidden with it.
+    """
+    return (
+        f"({column} = '' OR EXISTS (SELECT 1 FROM temp.findings f JOIN temp.documents d ON d.id = f.document_id"
+        f' WHERE instr(substr(d.text, f.start + 1, f."end" - f.start), {column}) > 0)'
+        f" OR EXISTS (SELECT 1 FROM temp.documents d WHERE instr(d.title || d.issuer || d.units, {column}) > 0))"
+    )
+
+
 # The catalogue as a confined user sees it: temporary views that shadow the tables by name.
 _CONFINED_VIEWS = {
     "documents": "SELECT * FROM main.documents WHERE issuer_kind IN (SELECT kind FROM temp.scope_kinds)"
@@ -53,18 +68,17 @@ _CONFINED_VIEWS = {
     "findings": "SELECT * FROM main.findings WHERE document_id IN (SELECT id FROM temp.documents)"
     " AND id NOT IN (SELECT id FROM temp.scope_hidden_findings)",
     "review_decisions": "SELECT * FROM main.review_decisions WHERE finding_id IN (SELECT id FROM temp.findings)",
-    "rectifications": 'SELECT id, document_id, seq, start, "end", page, unit, problem, measures, amount_wan,'
-    " status, date, CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN finding_id END AS finding_id,"
+    "rectifications": 'SELECT id, document_id, seq, start, "end", page,'
+    f" CASE WHEN {_named('r.unit')} THEN r.unit ELSE '' END AS unit, problem, measures, amount_wan, status, date,"
+    " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN finding_id END AS finding_id,"
     " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN link_score END AS link_score, linked_by"
-    " FROM main.rectifications WHERE document_id IN (SELECT id FROM temp.documents)",
+    " FROM main.rectifications r WHERE document_id IN (SELECT id FROM temp.documents)",
     "problem_status": "SELECT * FROM main.problem_status WHERE finding_id IN (SELECT id FROM temp.findings)",
     "status_history": "SELECT * FROM main.status_history WHERE finding_id IN (SELECT id FROM temp.findings)",
     "restrictions": "SELECT * FROM main.restrictions WHERE (target_kind = 'finding' AND target_id IN"
     " (SELECT id FROM temp.findings)) OR (target_kind = 'document' AND target_id IN (SELECT id FROM temp.documents))",
-    # an analyst's alias is shown to those who read a report that names both of its names
-    "unit_aliases": "SELECT * FROM main.unit_aliases a WHERE EXISTS (SELECT 1 FROM temp.documents d"
-    " WHERE instr(d.text, a.alias) > 0)"
-    " AND EXISTS (SELECT 1 FROM temp.documents d WHERE instr(d.text, a.canonical) > 0)",
+    # an analyst's alias is shown to those who may read statements or reports that name both of its names
+    "unit_aliases": f"SELECT * FROM main.unit_aliases a WHERE {_named('a.alias')} AND {_named('a.canonical')}",
 }
 _CONFINED_TABLES = ("scope_kinds", "scope_hidden_documents", "scope_hidden_findings")
 OWNERS_FILE = "api_batch_owners.json"

@@ -162,10 +162,12 @@ def link_rectification(record_id: str, body: Link, state: StateDep, scope: Scope
         _finding(scope, body.finding_id)
     with state.write_lock:
         try:
-            r = rectification.relink(state.workspace, record_id, body.finding_id)
+            rectification.relink(state.workspace, record_id, body.finding_id)
         except KeyError:
             raise HTTPException(404, detail=NO_RECORD) from None
-    return r.to_dict()
+    with open_scope(state, scope.user) as fresh:  # answered as the caller sees the record
+        row = fresh.view.catalogue.db.execute("SELECT * FROM rectifications WHERE id = ?", (record_id,)).fetchone()
+        return rectification.Rectification(**dict(row)).to_dict()
 
 
 # --------------------------------------------------------------------------- status
