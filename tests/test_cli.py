@@ -99,3 +99,18 @@ def test_export_and_bad_input(ws: Path, tmp_path: Path):
     assert r.exit_code == 2
     r = CliRunner().invoke(app, ["--workspace", str(ws), "ingest", str(SAMPLES), "--issuer-kind", "police"])
     assert r.exit_code == 2
+
+
+def test_reading_commands_are_in_the_audit_log(ws: Path):
+    from miner import auditlog
+    from miner.pipeline import Workspace
+
+    run(ws, "documents", "--format", "json")
+    hits = run(ws, "search", "--k", "3", "--format", "json", "公车私用")
+    w = Workspace(ws)
+    try:
+        last = auditlog.entries(w.catalogue, limit=2)
+    finally:
+        w.close()
+    assert [(e["action"], e["target"]) for e in last] == [("read", "documents"), ("search", "公车私用")]
+    assert last[1]["items"] == len(hits[0]["hits"]) and last[1]["who"].startswith("cli")
