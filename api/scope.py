@@ -48,19 +48,6 @@ SECRET_FILE = "api_secret"
 MASK = "■"
 
 
-def _named(column: str) -> str:
-    """SQL: the name in ``column`` is empty, or said in a finding or the metadata of a report in scope.
-
-    For names stored beside the reports (analysts' aliases, a record's unit): a name known only
-    from a hidden statement stays hidden with it.
-    """
-    return (
-        f"({column} = '' OR EXISTS (SELECT 1 FROM temp.findings f JOIN temp.documents d ON d.id = f.document_id"
-        f' WHERE instr(substr(d.text, f.start + 1, f."end" - f.start), {column}) > 0)'
-        f" OR EXISTS (SELECT 1 FROM temp.documents d WHERE instr(d.title || d.issuer || d.units, {column}) > 0))"
-    )
-
-
 # The catalogue as a confined user sees it: temporary views that shadow the tables by name.
 _CONFINED_VIEWS = {
     "documents": "SELECT * FROM main.documents WHERE issuer_kind IN (SELECT kind FROM temp.scope_kinds)"
@@ -69,7 +56,8 @@ _CONFINED_VIEWS = {
     " AND id NOT IN (SELECT id FROM temp.scope_hidden_findings)",
     "review_decisions": "SELECT * FROM main.review_decisions WHERE finding_id IN (SELECT id FROM temp.findings)",
     "rectifications": 'SELECT id, document_id, seq, start, "end", page,'
-    f" CASE WHEN {_named('r.unit')} THEN r.unit ELSE '' END AS unit, problem, measures, amount_wan, status, date,"
+    " CASE WHEN r.unit = '' OR r.unit IN (SELECT name FROM temp.scope_names) THEN r.unit ELSE '' END AS unit,"
+    " problem, measures, amount_wan, status, date,"
     " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN finding_id END AS finding_id,"
     " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN link_score END AS link_score, linked_by"
     " FROM main.rectifications r WHERE document_id IN (SELECT id FROM temp.documents)",
@@ -78,9 +66,10 @@ _CONFINED_VIEWS = {
     "restrictions": "SELECT * FROM main.restrictions WHERE (target_kind = 'finding' AND target_id IN"
     " (SELECT id FROM temp.findings)) OR (target_kind = 'document' AND target_id IN (SELECT id FROM temp.documents))",
     # an analyst's alias is shown to those who may read statements or reports that name both of its names
-    "unit_aliases": f"SELECT * FROM main.unit_aliases a WHERE {_named('a.alias')} AND {_named('a.canonical')}",
+    "unit_aliases": "SELECT * FROM main.unit_aliases WHERE alias IN (SELECT name FROM temp.scope_names)"
+    " AND canonical IN (SELECT name FROM temp.scope_names)",
 }
-_CONFINED_TABLES = ("scope_kinds", "scope_hidden_documents", "scope_hidden_findings")
+_CONFINED_TABLES = ("scope_kinds", "scope_hidden_documents", "scope_hidden_findings", "scope_names")
 OWNERS_FILE = "api_batch_owners.json"
 
 
@@ -140,16 +129,58 @@ def hidden_by_sharing(catalogue, user: access.User) -> tuple[set[str], set[str]]
     return findings, documents
 
 
+def said_names(catalogue, kinds: list[str], hidden_findings: set[str], hidden_documents: set[str]) -> set[str]:
+    """Names stored beside the reports (analysts' unit aliases, the unit of a rectification record)
+    that a report in scope says, outside its hidden statements.
+
+    A unit known only from a report the caller may not read (or from a hidden lead) keeps its
+    name hidden with it. Read once per request from the texts in scope, only when such names exist.
+    """
+    db = catalogue.db
+    names = {n for r in db.execute("SELECT alias, canonical FROM main.unit_aliases") for n in r if n}
+    marks = ",".join("?" * len(kinds))
+    names |= {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT r.unit FROM main.rectifications r JOIN main.documents d ON d.id = r.document_id"
+            f" WHERE r.unit != '' AND d.issuer_kind IN ({marks})",
+            kinds,
+        )
+    }
+    said: set[str] = set()
+    if not names:
+        return said
+    rows = db.execute(
+        f"SELECT id, text, title, issuer, units FROM main.documents WHERE issuer_kind IN ({marks})", kinds
+    )
+    for doc_id, text, *meta in rows:
+        if doc_id in hidden_documents:
+            continue
+        if hidden_findings:
+            spans = db.execute('SELECT id, start, "end" FROM main.findings WHERE document_id = ?', (doc_id,))
+            for fid, start, end in spans.fetchall():
+                if fid in hidden_findings:
+                    text = text[:start] + MASK * (end - start) + text[end:]
+        seen = "\n".join([text, *meta])
+        said |= {n for n in names - said if n in seen}
+        if said == names:
+            break
+    return said
+
+
 def confine(catalogue, kinds: list[str], hidden_findings: set[str], hidden_documents: set[str]) -> None:
     """Shadow the catalogue's tables on this (read-only, per-request) connection with views of the scope."""
     db = catalogue.db
     db.execute("PRAGMA query_only=OFF")  # the temp schema only; the connection itself is mode=ro
     try:
         for t in _CONFINED_TABLES:
-            db.execute(f"CREATE TEMP TABLE {t} ({'kind' if t == 'scope_kinds' else 'id'} TEXT PRIMARY KEY)")
+            column = {"scope_kinds": "kind", "scope_names": "name"}.get(t, "id")
+            db.execute(f"CREATE TEMP TABLE {t} ({column} TEXT PRIMARY KEY)")
+        names = said_names(catalogue, kinds, hidden_findings, hidden_documents)
         db.executemany("INSERT INTO temp.scope_kinds VALUES (?)", [(k,) for k in kinds])
         db.executemany("INSERT INTO temp.scope_hidden_documents VALUES (?)", [(d,) for d in hidden_documents])
         db.executemany("INSERT INTO temp.scope_hidden_findings VALUES (?)", [(f,) for f in hidden_findings])
+        db.executemany("INSERT INTO temp.scope_names VALUES (?)", [(n,) for n in names])
         for name, sql in _CONFINED_VIEWS.items():
             db.execute(f"CREATE TEMP VIEW {name} AS {sql}")
         db.commit()
