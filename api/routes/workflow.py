@@ -44,13 +44,13 @@ def _finding(scope: Scope, finding_id: str) -> None:
         raise HTTPException(404, detail=NO_FINDING) from None
 
 
-def _chain(c: recurrence.Chain, scope: Scope) -> dict:
+def _chain(c: recurrence.Chain | dict, scope: Scope) -> dict:
     """A chain as this user is shown it: the common problem by opaque id and scoped label."""
-    d = c.to_dict()
-    if c.cluster_id:
-        public, label = scope.labels.get(c.cluster_id, ("", ""))
+    d = c.to_dict() if isinstance(c, recurrence.Chain) else dict(c)
+    if d.get("cluster_id"):
+        public, label = scope.labels.get(d["cluster_id"], ("", ""))
         d["cluster_id"] = public or None
-        d["kind"] = label or next((e.text[:40] for e in c.events), "")
+        d["kind"] = label or next((e["text"][:40] for e in d["events"]), "")
     return d
 
 
@@ -75,8 +75,7 @@ def _profile(scope: Scope, name: str) -> dict:
     for row in p["findings"]:
         row["problem_type"] = scope.labels.get(cluster_of.get(row["id"], ""), ("", ""))[1]
     p["problem_types"] = Counter(r["problem_type"] or "（未归类）" for r in p["findings"]).most_common()
-    chains = [c for c in recurrence.chains(scope.view) if c.unit == p["unit"]]  # type: ignore[arg-type]
-    p["recurrences"] = [_chain(c, scope) for c in chains]
+    p["recurrences"] = [_chain(c, scope) for c in p["recurrences"]]
     return p
 
 
