@@ -23,9 +23,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.config import Settings, get_settings
-from api.deps import AppState, MaybeUserDep, StateDep, guard, open_scope, public
+from api.deps import AppState, AuditMiddleware, MaybeUserDep, StateDep, guard, open_scope, public
 from api.jobs import Jobs
-from api.routes import batches, clusters, documents, exports, findings, review, search, session
+from api.routes import batches, clusters, documents, exports, findings, review, search, session, workflow
 from api.security import BoundaryMiddleware, allowed_hosts
 from miner import indexing
 from miner.indexing import ModelMismatch, open_searcher
@@ -101,6 +101,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
                 open_searcher(ws)  # load the indexes once, before readers need them
             yield
         finally:
+            app.state.miner.audit.close()  # every entry written before the server lets go
             release_write_lock(fd)
 
     app = FastAPI(
@@ -123,6 +124,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
         max_upload=settings.max_upload_mb * 1024 * 1024,
         upload_paths=frozenset({"/batches"}),
     )
+    app.add_middleware(AuditMiddleware)  # one audit-log entry per request of a known user (api.deps)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -157,7 +159,7 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
     async def model_mismatch(_: Request, exc: ModelMismatch) -> JSONResponse:
         return JSONResponse({"error": f"工作区的索引由另一个向量模型建立 / {exc}", "status": 409}, status_code=409)
 
-    for module in (session, batches, documents, findings, review, search, clusters, exports):
+    for module in (session, batches, documents, findings, review, search, clusters, exports, workflow):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

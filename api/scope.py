@@ -11,6 +11,18 @@ nor a count. Two things need more than a filter:
   the cluster lives, the same for every user, and meaningless without the secret;
 - **edits**. A writer may only edit common problems made wholly of findings they
   may read; anything else is answered exactly like an unknown id.
+
+**Sharing rules** (:mod:`miner.sharing`) are enforced here too, once for every route. An
+unverified case lead, a lead document, or an item an analyst restricted stays with the body
+that wrote it: a user sees it when :func:`miner.sharing.may_see` allows (administrators, granted
+``*``, and users granted exactly that one issuer kind). For every other user the scope
+*confines* its catalogue snapshot: temporary views named like the catalogue's tables
+(``documents``, ``findings``, ``rectifications``, ``problem_status``, ``status_history``,
+``restrictions``, ``review_decisions``, ``unit_aliases``) shadow them on the request's own
+read-only connection (SQLite resolves a name in the temp schema first), so every library
+function a route calls — listings, search hits, common problems, unit profiles, recurrence
+chains, exports — sees only documents and findings in scope, without a filter per route.
+Hidden statements inside a readable document are blacked out (``■``, offsets kept) in its text.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from miner import access
+from miner import access, sharing
 from miner.pipeline import make_filters
 from miner.records import CommonProblem, Finding
 
@@ -33,6 +45,31 @@ if TYPE_CHECKING:
     from api.deps import ReadView
 
 SECRET_FILE = "api_secret"
+MASK = "■"
+
+
+# The catalogue as a confined user sees it: temporary views that shadow the tables by name.
+_CONFINED_VIEWS = {
+    "documents": "SELECT * FROM main.documents WHERE issuer_kind IN (SELECT kind FROM temp.scope_kinds)"
+    " AND id NOT IN (SELECT id FROM temp.scope_hidden_documents)",
+    "findings": "SELECT * FROM main.findings WHERE document_id IN (SELECT id FROM temp.documents)"
+    " AND id NOT IN (SELECT id FROM temp.scope_hidden_findings)",
+    "review_decisions": "SELECT * FROM main.review_decisions WHERE finding_id IN (SELECT id FROM temp.findings)",
+    "rectifications": 'SELECT id, document_id, seq, start, "end", page,'
+    " CASE WHEN r.unit = '' OR r.unit IN (SELECT name FROM temp.scope_names) THEN r.unit ELSE '' END AS unit,"
+    " problem, measures, amount_wan, status, date,"
+    " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN finding_id END AS finding_id,"
+    " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN link_score END AS link_score, linked_by"
+    " FROM main.rectifications r WHERE document_id IN (SELECT id FROM temp.documents)",
+    "problem_status": "SELECT * FROM main.problem_status WHERE finding_id IN (SELECT id FROM temp.findings)",
+    "status_history": "SELECT * FROM main.status_history WHERE finding_id IN (SELECT id FROM temp.findings)",
+    "restrictions": "SELECT * FROM main.restrictions WHERE (target_kind = 'finding' AND target_id IN"
+    " (SELECT id FROM temp.findings)) OR (target_kind = 'document' AND target_id IN (SELECT id FROM temp.documents))",
+    # an analyst's alias is shown to those who may read statements or reports that name both of its names
+    "unit_aliases": "SELECT * FROM main.unit_aliases WHERE alias IN (SELECT name FROM temp.scope_names)"
+    " AND canonical IN (SELECT name FROM temp.scope_names)",
+}
+_CONFINED_TABLES = ("scope_kinds", "scope_hidden_documents", "scope_hidden_findings", "scope_names")
 OWNERS_FILE = "api_batch_owners.json"
 
 
@@ -76,14 +113,121 @@ class NotInScope(LookupError):
     """Unknown, or outside the caller's scope: both are answered the same way."""
 
 
+def hidden_by_sharing(catalogue, user: access.User) -> tuple[set[str], set[str]]:
+    """(finding ids, document ids) of restricted items this user may not see, among their kinds.
+
+    Read from the catalogue's own tables (call it before :func:`confine`).
+    """
+    kinds = user.allowed_kinds()
+    if kinds is None or all(sharing.may_see(k, kinds) for k in kinds):
+        return set(), set()  # an administrator, or a user of one body: kinds already decide
+    findings = {fid for fid, r in sharing.restrictions(catalogue).items() if not sharing.may_see(r.owner_kind, kinds)}
+    owner = {r[0]: r[1] for r in catalogue.db.execute("SELECT id, issuer_kind FROM documents")}
+    documents = {
+        d for d in sharing.restricted_document_ids(catalogue) if d in owner and not sharing.may_see(owner[d], kinds)
+    }
+    return findings, documents
+
+
+def said_names(catalogue, kinds: list[str], hidden_findings: set[str], hidden_documents: set[str]) -> set[str]:
+    """Names stored beside the reports (analysts' unit aliases, the unit of a rectification record)
+    that a report in scope says, outside its hidden statements.
+
+    A unit known only from a report the caller may not read (or from a hidden lead) keeps its
+    name hidden with it. Read once per request from the texts in scope, only when such names exist.
+    """
+    db = catalogue.db
+    names = {n for r in db.execute("SELECT alias, canonical FROM main.unit_aliases") for n in r if n}
+    marks = ",".join("?" * len(kinds))
+    names |= {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT r.unit FROM main.rectifications r JOIN main.documents d ON d.id = r.document_id"
+            f" WHERE r.unit != '' AND d.issuer_kind IN ({marks})",
+            kinds,
+        )
+    }
+    said: set[str] = set()
+    if not names:
+        return said
+    rows = db.execute(
+        f"SELECT id, text, title, issuer, units FROM main.documents WHERE issuer_kind IN ({marks})", kinds
+    )
+    for doc_id, text, *meta in rows:
+        if doc_id in hidden_documents:
+            continue
+        if hidden_findings:
+            spans = db.execute('SELECT id, start, "end" FROM main.findings WHERE document_id = ?', (doc_id,))
+            for fid, start, end in spans.fetchall():
+                if fid in hidden_findings:
+                    text = text[:start] + MASK * (end - start) + text[end:]
+        seen = "\n".join([text, *meta])
+        said |= {n for n in names - said if n in seen}
+        if said == names:
+            break
+    return said
+
+
+def confine(catalogue, kinds: list[str], hidden_findings: set[str], hidden_documents: set[str]) -> None:
+    """Shadow the catalogue's tables on this (read-only, per-request) connection with views of the scope."""
+    db = catalogue.db
+    db.execute("PRAGMA query_only=OFF")  # the temp schema only; the connection itself is mode=ro
+    try:
+        for t in _CONFINED_TABLES:
+            column = {"scope_kinds": "kind", "scope_names": "name"}.get(t, "id")
+            db.execute(f"CREATE TEMP TABLE {t} ({column} TEXT PRIMARY KEY)")
+        names = said_names(catalogue, kinds, hidden_findings, hidden_documents)
+        db.executemany("INSERT INTO temp.scope_kinds VALUES (?)", [(k,) for k in kinds])
+        db.executemany("INSERT INTO temp.scope_hidden_documents VALUES (?)", [(d,) for d in hidden_documents])
+        db.executemany("INSERT INTO temp.scope_hidden_findings VALUES (?)", [(f,) for f in hidden_findings])
+        db.executemany("INSERT INTO temp.scope_names VALUES (?)", [(n,) for n in names])
+        for name, sql in _CONFINED_VIEWS.items():
+            db.execute(f"CREATE TEMP VIEW {name} AS {sql}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        release(catalogue)
+        raise
+    finally:
+        db.execute("PRAGMA query_only=ON")
+
+
+def release(catalogue) -> None:
+    """Drop what :func:`confine` made, so the pooled connection sees the catalogue again."""
+    db = catalogue.db
+    db.execute("PRAGMA query_only=OFF")
+    try:
+        for name in _CONFINED_VIEWS:
+            db.execute(f"DROP VIEW IF EXISTS temp.{name}")
+        for t in _CONFINED_TABLES:
+            db.execute(f"DROP TABLE IF EXISTS temp.{t}")
+        db.commit()
+    finally:
+        db.execute("PRAGMA query_only=ON")
+
+
 class Scope:
     """One user's view of one catalogue snapshot."""
 
-    def __init__(self, user: access.User, view: ReadView, secret: bytes):
+    def __init__(self, user: access.User, view: ReadView, secret: bytes, *, confined: bool = False):
+        """``confined``: the view's catalogue is this request's own connection, to be shadowed
+        with the scope's views (see :func:`confine`); otherwise (the writer's catalogue) the
+        scope filters by its sets alone."""
         self.user = user
         self.view = view
         self.secret = secret
         self.kinds = user.allowed_kinds()  # None: every kind
+        self.hidden_findings, self.hidden_documents = hidden_by_sharing(view.catalogue, user)
+        self.confined = confined and self.kinds is not None
+        if self.confined:
+            confine(view.catalogue, list(self.kinds or []), self.hidden_findings, self.hidden_documents)
+        self._labels: dict[str, tuple[str, str]] = {}
+        self.audit: dict | None = None  # this request's audit entry (api.deps), told how many items went out
+
+    def close(self) -> None:
+        if self.confined:
+            release(self.view.catalogue)
+            self.confined = False
 
     @property
     def restricted(self) -> bool:
@@ -92,35 +236,68 @@ class Scope:
     def may_read(self, issuer_kind: str) -> bool:
         return self.user.may_read(issuer_kind)
 
+    def may_see(self, issuer_kind: str, finding_id: str = "", document_id: str = "") -> bool:
+        """The kind may be read, and the item is not kept from this user by a sharing rule."""
+        return (
+            self.may_read(issuer_kind)
+            and finding_id not in self.hidden_findings
+            and document_id not in self.hidden_documents
+        )
+
     # ------------------------------------------------------------------ findings and documents
+
+    def has_hidden_parts(self, doc_id: str) -> bool:
+        """The document holds statements hidden from this user (a case lead of another body).
+
+        Its text is shown with them blacked out, but the original file and its rendered
+        pages cannot be: they are not handed out at all.
+        """
+        return any(f.startswith(f"{doc_id}-") for f in self.hidden_findings)
 
     @cached_property
     def findings(self) -> list[Finding]:
-        return [f for f in self.view.catalogue.findings() if self.may_read(f.issuer_kind)]
+        return [f for f in self.view.catalogue.findings() if self.may_see(f.issuer_kind, f.id, f.doc_id)]
 
     @cached_property
     def finding_ids(self) -> set[str]:
         return {f.id for f in self.findings}
 
     def documents(self) -> list[dict]:
-        return [_public_document(d) for d in self.view.catalogue.documents() if self.may_read(d["issuer_kind"])]
+        return [
+            _public_document(d)
+            for d in self.view.catalogue.documents()
+            if self.may_see(d["issuer_kind"], document_id=d["id"])
+        ]
 
     def document(self, key: str, with_text: bool = False) -> dict:
         """A document by id or file name (of the documents so named, one the user may read)."""
         rows = self.view.catalogue.db.execute(
             "SELECT id, issuer_kind FROM documents WHERE id = ? OR name = ? ORDER BY id = ? DESC, id", (key, key, key)
         )
-        doc_id = next((r[0] for r in rows if self.may_read(r[1])), None)
+        doc_id = next((r[0] for r in rows if self.may_see(r[1], document_id=r[0])), None)
         doc = self.view.catalogue.document(doc_id, with_text=with_text) if doc_id else None
         if doc is None:
             raise NotInScope(key)
+        if with_text and self.hidden_findings:
+            spans = self.view.catalogue.db.execute(
+                'SELECT id, start, "end" FROM main.findings WHERE document_id = ?', (doc["id"],)
+            )
+            for fid, start, end in spans:
+                if fid in self.hidden_findings:
+                    for key_ in ("text", "source_text"):
+                        t = doc[key_]
+                        doc[key_] = t[:start] + MASK * len(t[start:end]) + t[end:]
         return _public_document(doc)
 
     def finding(self, finding_id: str) -> Finding:
         found = self.view.catalogue.findings(ids=[finding_id], review=None)
-        if not found or not self.may_read(found[0].issuer_kind):
+        if not found or not self.may_see(found[0].issuer_kind, found[0].id, found[0].doc_id):
             raise NotInScope(finding_id)
         return found[0]
+
+    def visible(self, rows: Iterable[Finding]) -> list[Finding]:
+        """Findings (e.g. of a document or the review list) this user may see."""
+        return [f for f in rows if self.may_see(f.issuer_kind, f.id, f.doc_id)]
 
     def kinds_for(self, requested: list[str] | None) -> list[str] | None:
         """Issuer kinds a query may touch: the requested ones the user may read (None = no limit)."""
@@ -142,17 +319,15 @@ class Scope:
 
     @cached_property
     def mixed_clusters(self) -> set[str]:
-        """Clusters holding at least one finding outside this scope."""
+        """Clusters holding at least one finding outside this scope (other kinds, or kept by sharing)."""
         if self.kinds is None:
             return set()
-        marks = ",".join("?" * len(self.kinds))
         rows = self.view.catalogue.db.execute(
-            "SELECT DISTINCT m.cluster_id FROM cluster_members m JOIN findings f ON f.id = m.finding_id"
-            " JOIN documents d ON d.id = f.document_id"
-            f" WHERE m.cluster_id IS NOT NULL AND d.issuer_kind NOT IN ({marks})",
-            list(self.kinds),
+            "SELECT m.cluster_id, m.finding_id, d.issuer_kind, d.id FROM main.cluster_members m"
+            " JOIN main.findings f ON f.id = m.finding_id JOIN main.documents d ON d.id = f.document_id"
+            " WHERE m.cluster_id IS NOT NULL"
         )
-        return {r[0] for r in rows}
+        return {cid for cid, fid, kind, did in rows if not self.may_see(kind, fid, did)}
 
     def problems(self, *, min_size: int = 2, min_bodies: int = 1, **analyst: object) -> list[CommonProblem]:
         """Common problems over the findings in scope, with opaque ids and nothing from outside.
@@ -169,8 +344,18 @@ class Scope:
             if p.id in self.mixed_clusters:
                 emb = problems._embeddings(self.view, p.findings)  # type: ignore[arg-type]
                 p.keywords = name_cluster([f.text for f in p.findings], emb).keywords
-            p.id = self.cluster_id(p.id)
+            public = self.cluster_id(p.id)
+            self._labels[p.id] = (public, p.label)
+            p.id = public
+        if self.audit is not None:
+            self.audit["items"] = len(out)
         return out
+
+    @cached_property
+    def labels(self) -> dict[str, tuple[str, str]]:
+        """Catalogue cluster id → (opaque id, label as this user is shown it), for every problem in scope."""
+        self.problems(min_size=1)
+        return dict(self._labels)
 
     def problem(self, public_id: str) -> CommonProblem:
         found = [p for p in self.problems(min_size=1) if p.id == public_id]
@@ -208,12 +393,16 @@ class Scope:
 
     def batch(self, batch: dict, owner: str | None) -> dict | None:
         """A batch with only the files this user may know of; None when that is none of them."""
-        docs = {r[0]: r[1] for r in self.view.catalogue.db.execute("SELECT id, issuer_kind FROM documents")}
+        docs = {
+            r[0]: r[1]
+            for r in self.view.catalogue.db.execute("SELECT id, issuer_kind FROM documents")
+            if r[0] not in self.hidden_documents
+        }
         mine = owner is not None and owner == self.user.name
         files = []
         for f in batch["files"]:
             doc_kind = docs.get(f["document_id"]) if f.get("document_id") else None
-            readable_doc = doc_kind is not None and self.may_read(doc_kind)
+            readable_doc = doc_kind is not None and self.may_see(doc_kind, document_id=f["document_id"])
             if not (readable_doc or mine or not self.restricted):
                 continue
             shown = {k: f[k] for k in ("name", "status", "message", "findings", "document_id")}

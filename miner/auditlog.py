@@ -31,19 +31,26 @@ def current_user() -> str:
 
 
 def record(
-    catalogue: Catalogue, who: str, action: str, target: str = "", items: int = 0, detail: dict | None = None
+    catalogue: Catalogue,
+    who: str,
+    action: str,
+    target: str = "",
+    items: int = 0,
+    detail: dict | None = None,
+    at: float | None = None,
 ) -> int:
     """Append one entry; returns its sequence number.
 
     ``action`` is one of :data:`ACTIONS`; ``target`` what was touched (a finding or document
-    id, a query, an export format); ``items`` how many items were returned or changed.
+    id, a query, an export format); ``items`` how many items were returned or changed;
+    ``at`` when it happened (now by default; the API passes the request's time).
     """
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
     with catalogue.db:
         cur = catalogue.db.execute(
             "INSERT INTO audit_log (at, who, action, target, items, detail) VALUES (?,?,?,?,?,?)",
-            (time.time(), who, action, target, int(items), json.dumps(detail or {}, ensure_ascii=False)),
+            (at or time.time(), who, action, target, int(items), json.dumps(detail or {}, ensure_ascii=False)),
         )
     return int(cur.lastrowid or 0)
 

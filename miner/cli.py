@@ -100,6 +100,19 @@ def _ws(read: bool = False):
     return ws
 
 
+def _audit(ws, action: str, target: str, items: int, **detail) -> None:
+    """Append a reading command to the audit log (who = the OS account); a log that cannot be
+    written (read-only medium, a writer holding the catalogue too long) is said, not fatal."""
+    import sqlite3
+
+    from miner import auditlog
+
+    try:
+        auditlog.record(ws.catalogue, auditlog.current_user(), action, target, items, detail or None)
+    except sqlite3.Error as exc:
+        err.print(f"warning: audit log not written ({exc}) / 审计日志未写入")
+
+
 def _lock(ws, what: str):
     """The workspace's write lock; a lock left by a killed writer is taken over, saying so."""
     from miner.indexing import say
@@ -240,6 +253,7 @@ def documents(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     """List ingested documents with their metadata. / 文档列表"""
     ws = _ws(read=True)
     rows = ws.catalogue.documents()
+    _audit(ws, "read", "documents", len(rows))
     _emit(
         rows, fmt, ["id", "name", "issuer_kind", "issuer", "year", "report_kind", "units", "pages", "findings", "title"]
     )
@@ -253,6 +267,7 @@ def batches(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
     for b in ws.catalogue.batches():
         full = ws.catalogue.batch(b["id"]) or {}
         rows.append({"id": b["id"], "label": b["label"], **full.get("counts", {})})
+    _audit(ws, "read", "batches", len(rows))
     _emit(rows, fmt, ["id", "label", "ok", "duplicate", "failed"])
 
 
@@ -267,6 +282,7 @@ def findings(
     if document and not items and ws.catalogue.document(document) is None:
         _fail(f"no document named {document!r} in {ws.root}")
     rows = [finding_view(f, ws.catalogue) for f in items]
+    _audit(ws, "read", f"findings:{document}" if document else "findings", len(rows))
     _emit(rows, fmt, ["id", "document", "page", "issuer_kind", "unit", "text"])
 
 
@@ -309,6 +325,7 @@ def search(
     for q in queries:
         hits = searcher.search(q, k=k, filters=flt or None)
         results.append({"query": q, "hits": [_hit(by_id[fid], score, ws) for fid, score in hits if fid in by_id]})
+    _audit(ws, "search", " | ".join(queries), sum(len(r["hits"]) for r in results), filters=flt)
     _emit_hits(results, fmt)
 
 
@@ -338,6 +355,7 @@ def similar(
     if finding_id not in by_id:
         _fail(f"no finding {finding_id!r}")
     hits = _searcher(ws).similar(finding_id, k=k, exclude_same_document=not include_same_document)
+    _audit(ws, "search", f"similar:{finding_id}", len(hits))
     _emit_hits([{"query": finding_id, "hits": [_hit(by_id[i], s, ws) for i, s in hits if i in by_id]}], fmt)
 
 
@@ -385,6 +403,7 @@ def clusters(
         ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
     )
     rows = [problem_view(p, ws.catalogue) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
+    _audit(ws, "read", "clusters", len(rows), filters=flt)
     if fmt == Fmt.table:
         for r in rows:
             r["sample"] = r["findings"][0]["text"][:60]
@@ -440,6 +459,7 @@ def export(
     items = as_published(_problems(ws, min_bodies=min_bodies, filters=flt), ws.catalogue)
     sources = sources_from(ws.catalogue.documents())
     path = write_export(items, fmt.value, out, title=title, min_bodies=min_bodies, sources=sources, briefing=opts)
+    _audit(ws, "export", fmt.value, min(len(items), top or len(items)), file=str(path), filters=flt)
     err.print(f"wrote {min(len(items), top or len(items))} common problems to {path}")
     sys.stdout.write(str(path) + "\n")
 

@@ -140,3 +140,18 @@ def test_tables_use_the_full_width_when_piped(ws: Path):
         cwd=root,
     )
     assert isinstance(json.loads(js.stdout), list)
+
+
+def test_reading_commands_are_in_the_audit_log(ws: Path):
+    from miner import auditlog
+    from miner.pipeline import Workspace
+
+    run(ws, "documents", "--format", "json")
+    hits = run(ws, "search", "--k", "3", "--format", "json", "公车私用")
+    w = Workspace(ws)
+    try:
+        last = auditlog.entries(w.catalogue, limit=2)
+    finally:
+        w.close()
+    assert [(e["action"], e["target"]) for e in last] == [("read", "documents"), ("search", "公车私用")]
+    assert last[1]["items"] == len(hits[0]["hits"]) and last[1]["who"].startswith("cli")

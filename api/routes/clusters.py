@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.deps import LOCAL_USER, AppState, ScopeDep, StateDep, UserDep, open_scope, writes
-from api.scope import NotInScope, public_cluster_id
+from api.scope import NotInScope, hidden_by_sharing, public_cluster_id
 from miner import access, problems
 from miner.pipeline import problem_view
 from miner.records import ISSUER_KINDS
@@ -122,20 +122,26 @@ class _Editor:
     def __init__(self, state: AppState, user: access.User):
         self.state, self.user = state, user
         self.db = state.workspace.catalogue.db
+        self.hidden_findings: set[str] = set()
+        self.hidden_documents: set[str] = set()
+
+    def _may_see(self, kind: str, finding_id: str, document_id: str) -> bool:
+        return (
+            self.user.may_read(kind)
+            and finding_id not in self.hidden_findings
+            and document_id not in self.hidden_documents
+        )
 
     def cluster(self, public_id: str) -> str:
         """Catalogue id of a common problem the user may edit (all of its findings readable)."""
         for (cid,) in self.db.execute("SELECT id FROM clusters"):
             if public_cluster_id(self.state.secret, cid) == public_id:
-                kinds = [
-                    r[0]
-                    for r in self.db.execute(
-                        "SELECT d.issuer_kind FROM cluster_members m JOIN findings f ON f.id = m.finding_id"
-                        " JOIN documents d ON d.id = f.document_id WHERE m.cluster_id = ?",
-                        (cid,),
-                    )
-                ]
-                if kinds and all(self.user.may_read(k) for k in kinds):
+                members = self.db.execute(
+                    "SELECT d.issuer_kind, f.id, d.id FROM cluster_members m JOIN findings f ON f.id = m.finding_id"
+                    " JOIN documents d ON d.id = f.document_id WHERE m.cluster_id = ?",
+                    (cid,),
+                ).fetchall()
+                if members and all(self._may_see(*m) for m in members):
                     return cid
                 break
         raise NotInScope(public_id)
@@ -143,11 +149,11 @@ class _Editor:
     def finding(self, finding_id: str) -> str:
         """A finding the user may read whose common problem (if any) the user may edit."""
         row = self.db.execute(
-            "SELECT d.issuer_kind, m.cluster_id FROM findings f JOIN documents d ON d.id = f.document_id"
+            "SELECT d.issuer_kind, m.cluster_id, d.id FROM findings f JOIN documents d ON d.id = f.document_id"
             " LEFT JOIN cluster_members m ON m.finding_id = f.id WHERE f.id = ?",
             (finding_id,),
         ).fetchone()
-        if row is None or not self.user.may_read(row[0]):
+        if row is None or not self._may_see(row[0], finding_id, row[2]):
             raise NotInScope(finding_id)
         if row[1] is not None:
             self.cluster(public_cluster_id(self.state.secret, row[1]))
@@ -157,6 +163,7 @@ class _Editor:
         with self.state.write_lock:
             if unplaced(self.state):
                 problems.update(self.state.workspace)
+            self.hidden_findings, self.hidden_documents = hidden_by_sharing(self.state.workspace.catalogue, self.user)
             try:
                 return fn()
             except (NotInScope, problems.EditError) as exc:

@@ -31,12 +31,14 @@ def get_document(doc_id: str, scope: ScopeDep, text: bool = False) -> dict:
 @router.get("/{doc_id}/file")
 def download_document(doc_id: str, scope: ScopeDep) -> FileResponse:
     """The original file as uploaded (same access rule as the document)."""
-    from api.routes.findings import SOURCE_GONE, original_path
+    from api.routes.findings import SOURCE_GONE, WITHHELD, original_path
 
     try:
         doc = scope.document(doc_id)
     except NotInScope:
         raise HTTPException(404, detail=f"没有该文档 / no document {doc_id!r}") from None
+    if scope.has_hidden_parts(doc["id"]):
+        raise HTTPException(403, detail=WITHHELD)
     path = original_path(scope, doc["id"])
     if path is None:
         raise HTTPException(404, detail=SOURCE_GONE)

@@ -91,6 +91,8 @@ def finding_source(finding_id: str, scope: ScopeDep) -> dict:
 async def finding_page(finding_id: str, scope: ScopeDep) -> Response:
     """The finding's page of its PDF, rendered to PNG, the finding highlighted in yellow."""
     f = _get(scope, finding_id)
+    if scope.has_hidden_parts(f.doc_id):
+        raise HTTPException(403, detail=WITHHELD)
     path = original_path(scope, f.doc_id)
     if path is None or path.suffix.lower() != ".pdf":
         raise HTTPException(404, detail=SOURCE_GONE)
@@ -100,6 +102,12 @@ async def finding_page(finding_id: str, scope: ScopeDep) -> Response:
     except pdfium_error() as exc:
         raise HTTPException(422, detail=f"无法显示该页 / cannot render the page ({exc})") from exc
     return Response(png, media_type="image/png", headers={"x-miner-highlighted": "1" if found else "0"})
+
+
+WITHHELD = (
+    "该报告含有不向您共享的内容，原件和页面图像不提供，请查看文本 / "
+    "this report holds statements not shared with you: its original and page images are withheld; read its text"
+)
 
 
 def pdfium_error() -> type[Exception]:
