@@ -14,14 +14,18 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from miner.config import Settings, get_settings
-from miner.duplicates import DuplicateIndex
-from miner.findings import FindingSpan, extract_findings, under_read, unit_in_text
 from miner.ingest import SUPPORTED_SUFFIXES, IngestError, Limits, ParsedDocument, read_document, sha256_file
-from miner.metadata import apply_overrides, infer_metadata
 from miner.records import ISSUER_KIND_ZH, CommonProblem, DocumentMeta, Finding, MetadataOverrides
 from miner.store import BatchFile, Catalogue, make_private
+
+if TYPE_CHECKING:
+    from miner.findings import FindingSpan
+
+# Stages that only writing commands need (findings, metadata, duplicates: datasketch pulls in
+# scipy) are imported where they are used, so that read commands start in well under a second.
 
 # Files in a folder that we report rather than skip: an analyst who drops a .doc
 # into a batch should hear that it was not read.
@@ -85,6 +89,9 @@ def parse_file(
     max_findings: int = 5000,
 ) -> Parsed:
     """Read one file and split it into findings; never raises for bad input."""
+    from miner.findings import extract_findings, unit_in_text
+    from miner.metadata import infer_metadata
+
     try:
         doc = read_document(Path(path), table_path_objects, ocr, limits)
         meta = infer_metadata(doc, Path(path).name)
@@ -167,6 +174,9 @@ def ingest(
         seen[digest] = name
         todo.append((f, digest))
 
+    from miner.duplicates import DuplicateIndex
+    from miner.metadata import apply_overrides
+
     settings = ws.settings
     results = _parse_all(todo, settings, workers)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
@@ -232,6 +242,8 @@ def _note(progress: Callable[[str, str], None] | None, name: str, status: str) -
 
 def _notes(parsed: Parsed) -> str:
     """Warnings an analyst must see in the batch report for a document that was read."""
+    from miner.findings import under_read
+
     notes = []
     if parsed.doc is not None and parsed.spans is not None:
         under = under_read(parsed.doc, parsed.spans)  # no findings, an unread table, too few for its length
