@@ -25,11 +25,12 @@ from miner.records import ISSUER_KINDS
 
 def _refusals() -> tuple[type[Exception], ...]:
     """Errors that are the analyst's to fix, not bugs: one line on stderr and exit code 2."""
+    from miner.distributed import RayUnavailable
     from miner.indexing import ModelMismatch
     from miner.records import MetadataError
     from miner.store import WorkspaceBusy, WorkspaceUnusable
 
-    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError)
+    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError, RayUnavailable)
 
 
 class _Group(typer.core.TyperGroup):
@@ -148,6 +149,13 @@ def ingest(
     metadata: Path | None = typer.Option(None, help="Sidecar CSV/JSON mapping file names to metadata."),
     label: str = typer.Option("", help="A label for this batch."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format of the batch report."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Parsing processes (default: by batch size)."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        help="Parse on a Ray cluster at this address (e.g. 10.0.0.5:6379), or 'auto' for a local Ray "
+        "with --workers CPUs (default MINER_RAY_ADDRESS). Needs pip install 'miner[scale]'.",
+    ),
 ) -> None:
     """Read reports into the workspace and split them into findings. / 导入报告并拆分问题"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -188,7 +196,9 @@ def ingest(
         def progress(name: str, status: str) -> None:
             bar.update(task, advance=1, description=f"{name} {status}")
 
-        batch = run_ingest(ws, files, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
+        batch = run_ingest(
+            ws, files, overrides=overrides, sidecar=sidecar, label=label, progress=progress, workers=workers, ray=ray
+        )
     rows = [
         {
             "file": f["name"],

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # Vectors on a chroma server (``chroma run``) instead of in the workspace, e.g.
     # "http://10.0.0.5:8000"; empty keeps them in the workspace (embedded chromadb).
     chroma_url: str = ""
+    # Parse batches on a Ray cluster (``miner ingest --ray``): its address, or "auto" for a local
+    # Ray when more than one worker is asked for; empty uses local worker processes.
+    ray_address: str = ""
     # API host/port for ``miner serve``.
     host: str = "127.0.0.1"
     port: int = 8000

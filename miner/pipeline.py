@@ -123,12 +123,15 @@ def ingest(
     workers: int | None = None,
     progress: Callable[[str, str], None] | None = None,
     index: bool = True,
+    ray: str | None = None,
 ) -> dict:
     """Ingest files into a new batch and return the batch with per-file status.
 
     Same content already in the workspace → ``duplicate`` (a no-op). A file that
     cannot be read → ``failed`` with the reason; the rest of the batch goes on.
-    Each document lands in one transaction with its findings.
+    Each document lands in one transaction with its findings. ``ray`` (a Ray address, or
+    "auto" for a local Ray of ``workers`` CPUs; default ``MINER_RAY_ADDRESS``) parses the files
+    on a Ray cluster instead of local worker processes (:mod:`miner.distributed`).
     """
     # Metadata is checked for every file before anything is written: a bad value refuses the
     # whole batch (MetadataError) instead of landing in the catalogue.
@@ -136,6 +139,11 @@ def ingest(
     sidecar = {name: MetadataOverrides.check(v, f"metadata for {name}") for name, v in (sidecar or {}).items()}
     files = collect_files(paths)
     cat = ws.catalogue
+    ray = ws.settings.ray_address if ray is None else ray
+    if ray:
+        from miner import distributed
+
+        distributed.require()  # a missing Ray is refused before a batch is recorded
     if index:
         from miner import indexing
 
@@ -178,7 +186,7 @@ def ingest(
     from miner.metadata import apply_overrides
 
     settings = ws.settings
-    results = _parse_all(todo, settings, workers)
+    results = _parse_all(todo, settings, workers, ray)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
     # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
     results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
@@ -280,6 +288,26 @@ if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
     _die_with_parent()
 
 
+def warm_parsing() -> None:
+    """Import the parsing stages and load the problem model once, before workers are forked.
+
+    Workers forked from the forkserver then start ready instead of spending the first file's
+    time limit (``MINER_FILE_TIMEOUT_S``) on imports and the model (~0.5 s each).
+    """
+    try:
+        import miner.findings  # noqa: F401
+        import miner.metadata  # noqa: F401
+        from miner import problem_model
+
+        problem_model.default_model()
+    except Exception:  # noqa: BLE001 - a worker loads them itself, and reports what fails
+        pass
+
+
+if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
+    warm_parsing()
+
+
 def _worker_init(memory_mb: int) -> None:
     """Runs in each parsing worker: die with the parent, and stay inside a memory budget.
 
@@ -300,17 +328,25 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     """Workers come from a forkserver: forking miner itself would copy chromadb's threads and locks."""
     os.environ["MINER_FORKSERVER_PARENT"] = str(os.getpid())  # read by the forkserver, see _die_with_parent
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["miner.pipeline"])
+    ctx.set_forkserver_preload(["miner.pipeline"])  # which warms the parsing stages, see warm_parsing
     return ctx
 
 
-def _parse_all(todo: list[tuple[Path, str]], settings: Settings, workers: int | None) -> Iterable[Parsed]:
+def _parse_all(
+    todo: list[tuple[Path, str]], settings: Settings, workers: int | None, ray: str = ""
+) -> Iterable[Parsed]:
     """Parse files in worker processes, each file under a time limit and the workers under a memory limit.
 
     pebble's pool kills the worker of a file that runs past ``file_timeout_s`` and starts a new
-    one; that file is reported failed and the batch goes on.
+    one; that file is reported failed and the batch goes on. With ``ray`` the files are parsed
+    as Ray tasks instead (a cluster's address; "auto": a local Ray, when ``workers`` > 1).
     """
     if not todo:
+        return
+    if ray and (ray != "auto" or (workers or 0) > 1):
+        from miner import distributed
+
+        yield from distributed.parse_all(todo, settings, ray, workers)
         return
     from pebble import ProcessExpired, ProcessPool
 
