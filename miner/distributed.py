@@ -59,6 +59,7 @@ def _parse_bytes(name: str, data: bytes, sha256: str, extra: tuple) -> tuple[Par
 
     from miner.pipeline import parse_file
 
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one Tesseract thread per task, as in pipeline._worker_init
     with tempfile.TemporaryDirectory(prefix="miner-ray-") as tmp:
         local = Path(tmp) / Path(name).name
         local.write_bytes(data)
