@@ -448,6 +448,8 @@ def run_all(
     paths: list[Path] = typer.Argument(..., help="Report files or folders."),
     out: Path = typer.Option(Path("miner-out"), "--out", help="Folder for the exports."),
     min_bodies: int = typer.Option(1, "--min-bodies"),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Parsing processes (default: by batch size)."),
+    ray: str | None = typer.Option(None, "--ray", help="Parse on a Ray cluster (address or 'auto'), as in ingest."),
 ) -> None:
     """The main job: ingest, cluster, export xlsx/docx/md/json. / 一键：导入、聚类、导出"""
     from miner.export import FORMATS
@@ -457,7 +459,9 @@ def run_all(
 
     ws = _ws()
     with _lock(ws, "run"):
-        batch = run_ingest(ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"))
+        batch = run_ingest(
+            ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"), workers=workers, ray=ray
+        )
     c = batch["counts"]
     err.print(f"batch {batch['id']}: {c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed")
     for f in batch["files"]:

@@ -113,3 +113,22 @@ def test_missing_ray_is_a_clear_refusal(tmp_path: Path, monkeypatch: pytest.Monk
         assert ws.catalogue.batches() == []
     finally:
         ws.close()
+
+
+def test_ray_auto_with_one_worker_parses_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--ray auto`` asks for a local Ray only when more than one worker is wanted."""
+    from miner import distributed
+
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("Ray is not installed (pip install 'miner[scale]')")
+
+    def no_ray(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("Ray was started for one worker")
+
+    monkeypatch.setattr(distributed, "parse_all", no_ray)
+    ws = Workspace(tmp_path / "ws")
+    try:
+        batch = ingest(ws, [SAMPLES / "s01_audit_jiangzhou_water.txt"], workers=1, ray="auto", index=False)
+    finally:
+        ws.close()
+    assert batch["counts"]["ok"] == 1
