@@ -64,6 +64,8 @@ def _parse_bytes(name: str, data: bytes, sha256: str, extra: tuple) -> tuple[Par
         local = Path(tmp) / Path(name).name
         local.write_bytes(data)
         parsed = parse_file(str(local), sha256, *extra)
+    if parsed.error:  # messages name the file as the analyst knows it, not the task's temp copy
+        parsed.error = parsed.error.replace(str(local), local.name)
     return parsed, ray.get_runtime_context().get_node_id()
 
 
@@ -72,7 +74,15 @@ def connect(address: str, workers: int | None) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
-    common: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    # the writer's MINER_* settings (problem model, OCR, limits) hold on every node too
+    env = {k: v for k, v in os.environ.items() if k.startswith("MINER_")}
+    env.update({"RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"})
+    common: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": "ERROR",
+        "runtime_env": {"env_vars": env},
+    }
     try:
         if address == "auto":
             ray.init(num_cpus=max(1, workers or os.cpu_count() or 1), **common)
