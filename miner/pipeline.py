@@ -282,9 +282,21 @@ def _die_with_parent() -> bool:
     return True
 
 
+def _in_forkserver() -> bool:
+    """This process is the forkserver of our pool: its parent's pid, and it runs the forkserver.
+
+    The pid alone is not enough: any other child of a miner process that has parsed (a ``miner``
+    CLI run by a script that ingested, a test) inherits the variable and the same parent.
+    """
+    import sys
+
+    ours = os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid())
+    return ours and "multiprocessing.forkserver" in sys.modules
+
+
 # The forkserver imports this module (set_forkserver_preload): it must die with miner too, or it
 # and the workers it forked outlive a ``kill -9`` of miner. It is recognised by its parent's pid.
-if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
+if _in_forkserver():
     _die_with_parent()
 
 
@@ -305,7 +317,7 @@ def warm_parsing() -> None:
         pass
 
 
-if os.environ.get("MINER_FORKSERVER_PARENT") == str(os.getppid()):
+if _in_forkserver():
     warm_parsing()
 
 
