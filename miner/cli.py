@@ -26,11 +26,12 @@ from miner.records import ISSUER_KINDS
 
 def _refusals() -> tuple[type[Exception], ...]:
     """Errors that are the analyst's to fix, not bugs: one line on stderr and exit code 2."""
+    from miner.distributed import RayUnavailable
     from miner.indexing import ModelMismatch
     from miner.records import MetadataError
     from miner.store import WorkspaceBusy, WorkspaceUnusable
 
-    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError)
+    return (WorkspaceBusy, WorkspaceUnusable, ModelMismatch, MetadataError, PermissionError, RayUnavailable)
 
 
 class _Group(typer.core.TyperGroup):
@@ -172,6 +173,13 @@ def ingest(
     metadata: Path | None = typer.Option(None, help="Sidecar CSV/JSON mapping file names to metadata."),
     label: str = typer.Option("", help="A label for this batch."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format of the batch report."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Parsing processes (default: by batch size)."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        help="Parse on a Ray cluster at this address (e.g. 10.0.0.5:6379), or 'auto' for a local Ray "
+        "with --workers CPUs (default MINER_RAY_ADDRESS). Needs pip install 'miner[scale]'.",
+    ),
 ) -> None:
     """Read reports into the workspace and split them into findings. / 导入报告并拆分问题"""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -212,7 +220,9 @@ def ingest(
         def progress(name: str, status: str) -> None:
             bar.update(task, advance=1, description=f"{name} {status}")
 
-        batch = run_ingest(ws, files, overrides=overrides, sidecar=sidecar, label=label, progress=progress)
+        batch = run_ingest(
+            ws, files, overrides=overrides, sidecar=sidecar, label=label, progress=progress, workers=workers, ray=ray
+        )
     rows = [
         {
             "file": f["name"],
@@ -469,6 +479,8 @@ def run_all(
     paths: list[Path] = typer.Argument(..., help="Report files or folders."),
     out: Path = typer.Option(Path("miner-out"), "--out", help="Folder for the exports."),
     min_bodies: int = typer.Option(1, "--min-bodies"),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Parsing processes (default: by batch size)."),
+    ray: str | None = typer.Option(None, "--ray", help="Parse on a Ray cluster (address or 'auto'), as in ingest."),
 ) -> None:
     """The main job: ingest, cluster, export xlsx/docx/md/json. / 一键：导入、聚类、导出"""
     from miner.export import FORMATS
@@ -478,7 +490,9 @@ def run_all(
 
     ws = _ws()
     with _lock(ws, "run"):
-        batch = run_ingest(ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"))
+        batch = run_ingest(
+            ws, paths, progress=lambda name, status: err.print(f"  {status:9} {name}"), workers=workers, ray=ray
+        )
     c = batch["counts"]
     err.print(f"batch {batch['id']}: {c['ok']} ok, {c['duplicate']} duplicate, {c['failed']} failed")
     for f in batch["files"]:

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     max_docx_members: int = 5000
     file_timeout_s: float = 120.0  # reading + splitting one file; the worker is killed after this
     worker_memory_mb: int = 4096  # address-space limit of a parsing worker process
+    # Vectors on a chroma server (``chroma run``) instead of in the workspace, e.g.
+    # "http://10.0.0.5:8000"; empty keeps them in the workspace (embedded chromadb).
+    chroma_url: str = ""
+    # Parse batches on a Ray cluster (``miner ingest --ray``): its address, or "auto" for a local
+    # Ray when more than one worker is asked for; empty uses local worker processes.
+    ray_address: str = ""
     # API host/port for ``miner serve``.
     host: str = "127.0.0.1"
     port: int = 8000

@@ -27,11 +27,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from miner.embed import CachedEmbedder, Embedder, get_embedder
-from miner.search import INDEX_DIR, MANIFEST, MATRIX, HybridSearcher, build_index, load_searcher
-
 if TYPE_CHECKING:
+    from miner.embed import Embedder
     from miner.pipeline import Workspace
+    from miner.search import HybridSearcher
+
+# The index layout of miner.search, repeated here so that the start-up check of every read command
+# does not import the search stack (bm25s, numba, scipy: ~0.5 s); tests/test_startup.py keeps
+# the two in step.
+INDEX_DIR = "index"
+MANIFEST = "manifest.json"
+MATRIX = "dense.npy"
 
 MODEL_KEY = "embed_model_id"
 STAMP_KEY = "index_stamp"
@@ -45,6 +51,8 @@ def embedder_for(ws: Workspace) -> Embedder:
     """The configured embedder, wrapped with the workspace's embedding cache."""
     cached = getattr(ws, "_embedder", None)
     if cached is None:
+        from miner.embed import CachedEmbedder, get_embedder
+
         cached = CachedEmbedder(get_embedder(ws.settings.embed_model), ws.root / "embed_cache.sqlite")
         ws._embedder = cached  # type: ignore[attr-defined]
     return cached
@@ -115,7 +123,10 @@ def _index_files_match(index: Path, n: int) -> bool:
         if len(json.loads((index / "keyword" / "ids.json").read_text(encoding="utf-8"))) != n:
             return False
         if manifest.get("model_id"):
-            if not (index / "chroma" / "chroma.sqlite3").exists():
+            from miner.vectors import server_url
+
+            # vectors on a chroma server (MINER_CHROMA_URL) have no files here to look at
+            if not server_url() and not (index / "chroma" / "chroma.sqlite3").exists():
                 return False
             if (index / MATRIX).exists() and np.load(index / MATRIX, mmap_mode="r").shape[0] != n:
                 return False
@@ -162,6 +173,10 @@ def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher |
     embedder = embedder_for(ws)
     if not rebuild:
         check_model(ws, embedder)
+    else:
+        from miner import vectors
+
+        vectors.drop(ws.root / INDEX_DIR / "chroma")  # on a chroma server; the local folder is rebuilt anyway
     stamp = fingerprint(ws)
     ws.catalogue.set_meta(STAMP_KEY, "building")
     findings = ws.catalogue.findings()
@@ -171,6 +186,8 @@ def index_documents(ws: Workspace, *, rebuild: bool = False) -> HybridSearcher |
         ws.catalogue.set_meta(STAMP_KEY, stamp)
         ws._searcher = EmptySearcher(embedder)  # type: ignore[attr-defined]
         return ws._searcher  # type: ignore[attr-defined]
+    from miner.search import build_index
+
     searcher = build_index(findings, embedder, ws.root)
     ws.catalogue.set_meta(MODEL_KEY, embedder.model_id)
     ws.catalogue.set_meta(STAMP_KEY, stamp)
@@ -211,6 +228,8 @@ def open_searcher(ws: Workspace, report: Callable[[str], None] | None = say) -> 
     findings = ws.catalogue.findings()
     if not findings:
         return EmptySearcher(embedder)
+    from miner.search import load_searcher
+
     try:
         searcher = load_searcher(ws.root, embedder, findings)
     except Exception as exc:  # noqa: BLE001 - missing or half-written index files

@@ -1,16 +1,23 @@
-"""Persistent vector store for finding embeddings (chromadb, local files only).
+"""Persistent vector store for finding embeddings (chromadb: local files, or a chroma server).
 
 Chroma is used purely as an ANN index with metadata filters: embeddings are always computed by
 :mod:`miner.embed` and passed in explicitly, the collection has no embedding function (chroma's
 default one would download an ONNX model), and telemetry is off.
+
+By default the vectors live in the workspace (chromadb's embedded PersistentClient). With
+``MINER_CHROMA_URL`` (e.g. ``http://10.0.0.5:8000``, a ``chroma run`` server) they live on that
+server instead (HttpClient), so that the index of a large archive can sit on its own machine;
+each workspace then has its own collection, named from the workspace path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -60,6 +67,53 @@ def finding_metadata(finding: Any) -> dict[str, str | int]:
     return meta
 
 
+def server_url() -> str:
+    """The chroma server to use (``MINER_CHROMA_URL``), or "" for the embedded store."""
+    from miner.config import get_settings
+
+    return get_settings().chroma_url.strip()
+
+
+def _client(path: str | Path, url: str) -> Any:
+    """An HttpClient for ``url``, else a PersistentClient on ``path`` (created, private)."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"MINER_CHROMA_URL must look like http://host:port, not {url!r}")
+        return chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+            settings=settings,
+        )
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+def collection_name(path: str | Path, collection: str, url: str) -> str:
+    """Embedded: ``collection`` as given. On a server, one collection per workspace path."""
+    if not url:
+        return collection
+    digest = hashlib.sha256(str(Path(path).expanduser().resolve()).encode()).hexdigest()[:20]
+    return f"{collection}-{digest}"
+
+
+def drop(path: str | Path, collection: str = "findings") -> None:
+    """Forget the vectors of ``path`` on the chroma server (a rebuild); the embedded store is a folder."""
+    url = server_url()
+    if not url:
+        return
+    client = _client(path, url)
+    try:
+        client.delete_collection(collection_name(path, collection, url))
+    except Exception:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version when absent
+        pass
+
+
 class VectorStore:
     """One chroma collection of finding vectors for one embedding model.
 
@@ -68,18 +122,13 @@ class VectorStore:
     """
 
     def __init__(self, path: str | Path, dim: int, model_id: str, collection: str = "findings"):
-        import chromadb
-        from chromadb.config import Settings
-
-        Path(path).mkdir(parents=True, exist_ok=True)
+        self.url = server_url()
         self.path = str(path)
         self.dim = int(dim)
         self.model_id = model_id
-        self._client = chromadb.PersistentClient(
-            path=self.path, settings=Settings(anonymized_telemetry=False, allow_reset=False)
-        )
+        self._client = _client(path, self.url)
         self._col = self._client.get_or_create_collection(
-            name=collection,
+            name=collection_name(path, collection, self.url),
             configuration={"hnsw": dict(HNSW)},
             metadata={"model_id": model_id, "dim": self.dim},
             embedding_function=None,
@@ -87,7 +136,7 @@ class VectorStore:
         meta = self._col.metadata or {}
         if meta.get("model_id") != model_id or int(meta.get("dim", self.dim)) != self.dim:
             raise ValueError(
-                f"vector store at {path} holds {meta.get('model_id')} (dim {meta.get('dim')}), "
+                f"vector store at {self.url or path} holds {meta.get('model_id')} (dim {meta.get('dim')}), "
                 f"not {model_id} (dim {dim}); rebuild the index"
             )
         self._max_batch = int(self._client.get_max_batch_size())

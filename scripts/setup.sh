@@ -29,5 +29,5 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[dev]"
+.venv/bin/pip install -q -e ".[dev,scale]"  # scale: Ray, for ingest --ray (tests run it offline)
 echo "miner is set up: .venv/bin/miner --help"
