@@ -54,6 +54,11 @@ _ACTION_START = re.compile(
     r"坚持|逐项|集中|全面|专题|研究|收到|针对|围绕|会同|联合|聚焦|重新)"
 )
 _NEWS = re.compile(r"记者|报道|获悉|据了解|据悉|^(?:日前|近日|近期|今年以来)|表示[，,：:]|介绍[，,：:]|强调[，,：:]")
+# "对……问题，（已）……": what was done about a problem named before (a rectification report).
+_ADDRESSED = re.compile(r"^(?:对|针对|关于)[^，。；]{2,80}(?:问题|情况)[，,：:]")
+# Done (已……, 完成率100%) against still open (仍, 尚未): what a rectification report reports.
+_DONE = re.compile(r"已(?:经)?[\u4e00-\u9fff]|(?:完成|整改|下达|到位)率(?:达)?(?:100|9\d)")
+_OPEN = re.compile(r"仍|尚未|尚有|未完成|未整改|未到位|没有|未能|迟迟")
 _PUNISH = re.compile(r"处分|问责|诫勉|免职|撤职|开除|立案审查|移送司法|追缴|收缴|退赔")
 
 
@@ -99,6 +104,8 @@ def context_tokens(c: Candidate) -> list[str]:
         f"action={int(bool(_ACTION_START.search(text)))}",
         f"news={int(bool(_NEWS.search(text)))}",
         f"punish={int(bool(_PUNISH.search(text)))}",
+        f"addressed={int(bool(_ADDRESSED.search(text)))}",
+        f"done_open={int(bool(_DONE.search(text)))}{int(bool(_OPEN.search(text)))}|{int(c.after_quoted)}",
         f"title_rect={int('整改' in c.title)}",
         f"title_rect_src={int('整改' in c.title)}|{c.source}",
         f"title_quoted={int('整改' in c.title)}|{int(c.after_quoted)}",
