@@ -595,7 +595,7 @@ def review_list(
     from miner import review
 
     ws = _ws()
-    rows = [finding_view(f, ws.catalogue) for f in review.pending(ws, document)]
+    rows = [finding_view(f, ws.catalogue) for f in review.pending(ws.catalogue, document)]
     _emit(rows, fmt, ["id", "document", "page", "confidence", "text"], title="待审核 / for review")
 
 

@@ -310,7 +310,7 @@ class FindingExtractor:
 
     def extract(self, doc: ParsedDocument) -> list[FindingSpan]:
         """Findings (confidence ≥ the model's threshold) in document order."""
-        return [s for s in self.scored(doc) if s.confidence >= self._keep()]
+        return [s for s in self.scored(doc) if not s.review]
 
     def scored(self, doc: ParsedDocument) -> list[FindingSpan]:
         """Every candidate at or above the review floor, with its confidence; those under

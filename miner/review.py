@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from miner.pipeline import Workspace
     from miner.records import Finding
+    from miner.store import Catalogue
 
 
-def pending(ws: Workspace, document: str | None = None) -> list[Finding]:
-    """Review items nobody has decided on, least doubtful first."""
-    items = ws.catalogue.findings(document=document, review=True)
+def pending(catalogue: Catalogue, document: str | None = None) -> list[Finding]:
+    """Review items nobody has decided on, least doubtful first (the CLI's and the API's list)."""
+    items = catalogue.findings(document=document, review=True)
     return sorted(items, key=lambda f: -f.confidence)
 
 

@@ -28,8 +28,7 @@ class Decision(BaseModel):
 def list_review(scope: ScopeDep, document: str | None = None) -> list[dict]:
     """Review items in the user's scope, least doubtful first."""
     catalogue = scope.view.catalogue
-    items = [f for f in catalogue.findings(document=document, review=True) if scope.may_read(f.issuer_kind)]
-    return [finding_view(f, catalogue) for f in sorted(items, key=lambda f: -f.confidence)]
+    return [finding_view(f, catalogue) for f in review.pending(catalogue, document) if scope.may_read(f.issuer_kind)]
 
 
 @router.post("/{finding_id}")
