@@ -38,14 +38,9 @@ QUERIES = ["往来款长期挂账", "公车私用", "规避公开招标", "津�
 
 
 def _env() -> dict:
-    # near copies of the samples stand for distinct reports here: the duplicate-report check is off
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "MINER_DUPLICATE_THRESHOLD": "1.1",
-    }
+    from hostile import child_env
+
+    return child_env()
 
 
 class PeakMemory:

@@ -9,12 +9,34 @@ outcome is reported (random damage may or may not leave a readable document).
 from __future__ import annotations
 
 import io
+import os
 import random
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from miner.store import COUNTED
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(**extra: str) -> dict:
+    """Environment of a `python -m miner` child process in the crash and hostile runs.
+
+    Offline, no telemetry; the corpus holds near copies of each sample (:func:`crash_corpus`),
+    which count as distinct reports here, so the duplicate-report check is off
+    (tests/test_duplicates.py covers it).
+    """
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "MINER_DUPLICATE_THRESHOLD": "1.1",
+        **extra,
+    }
+
 
 REPORT = (
     "关于江州市某局的巡察反馈意见\n"

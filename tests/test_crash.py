@@ -15,23 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile import child_env as _env
 from hostile import consistent, crash_corpus, processes_in_session, search_snapshot, workspace_state
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["往来款长期挂账", "公车私用", "规避公开招标", "津贴补贴"]
-
-
-def _env() -> dict:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "ORT_DISABLE_TELEMETRY": "1",
-        # The corpus holds near copies of each sample (crash_corpus); here they count as distinct
-        # reports, so the duplicate-report check is off (tests/test_duplicates.py covers it).
-        "MINER_DUPLICATE_THRESHOLD": "1.1",
-    }
 
 
 def miner(*args: str, check: bool = True) -> subprocess.CompletedProcess:
