@@ -185,16 +185,16 @@ def ingest(
         seen[digest] = name
         todo.append((f, digest))
 
-    from miner.duplicates import DuplicateIndex
-    from miner.metadata import apply_overrides
-
     settings = ws.settings
-    results = _parse_all(todo, settings, workers, ray)
+    results = _parse_all(todo, settings, workers, ray, while_waiting=lambda: _warm_writing(index))
     if on_read is not None:
         results = (_read(on_read, r) for r in results)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
     # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
     results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
+    from miner.duplicates import DuplicateIndex
+    from miner.metadata import apply_overrides
+
     same = DuplicateIndex.for_workspace(ws.root, cat, settings.duplicate_threshold) if results else None
     new_ids: list[str] = []
     for parsed in results:
@@ -242,10 +242,30 @@ def ingest(
     if new_ids:  # rectification records of the new reports, and links of older ones to new findings
         from miner import rectification
 
-        rectification.scan(ws)
+        rectification.scan(ws, rectification.affected_by(ws, new_ids))
     result = cat.batch(batch_id)
     assert result is not None
     return result
+
+
+def _warm_writing(index: bool) -> None:
+    """Import what storing the batch needs while the workers parse (they start in ~1 s).
+
+    The duplicate check (datasketch pulls in scipy.integrate), the vector store (chromadb) and
+    jieba's dictionary take ~1.5 s to load; done after parsing, a 30-file batch waited for them
+    in sequence. Errors are left for the stage that needs the module to report.
+    """
+    try:
+        import miner.duplicates  # noqa: F401
+
+        if index:
+            import chromadb  # noqa: F401
+
+            from miner.segment import get_tokenizer
+
+            get_tokenizer()
+    except Exception:  # noqa: BLE001 - reported where the module is used
+        pass
 
 
 def _read(on_read: Callable[[str], None], parsed: Parsed) -> Parsed:
@@ -359,13 +379,18 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _parse_all(
-    todo: list[tuple[Path, str]], settings: Settings, workers: int | None, ray: str = ""
+    todo: list[tuple[Path, str]],
+    settings: Settings,
+    workers: int | None,
+    ray: str = "",
+    while_waiting: Callable[[], None] | None = None,
 ) -> Iterable[Parsed]:
     """Parse files in worker processes, each file under a time limit and the workers under a memory limit.
 
     pebble's pool kills the worker of a file that runs past ``file_timeout_s`` and starts a new
     one; that file is reported failed and the batch goes on. With ``ray`` the files are parsed
     as Ray tasks instead (a cluster's address; "auto": a local Ray, when ``workers`` > 1).
+    ``while_waiting`` runs in this process once the files are handed to the workers.
     """
     if not todo:
         return
@@ -396,6 +421,8 @@ def _parse_all(
         for f, digest in todo:
             yield parse_file(str(f), digest, *extra)
         return
+    if while_waiting is not None:
+        while_waiting()
     try:
         for fut, (f, digest) in zip(futures, todo, strict=True):
             try:

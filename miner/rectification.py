@@ -267,6 +267,17 @@ def _unit_in(measures: str, units: UnitIndex, doc_id: str) -> str:
 # --------------------------------------------------------------------------- store
 
 
+def affected_by(ws: Workspace, new_ids: Iterable[str]) -> list[str]:
+    """Documents whose records a batch can change: the new ones, and those that already hold records.
+
+    A document's records are read from its own text only, and a document without records gets
+    none from new findings, so scanning these gives what a scan of the whole workspace gives
+    (old records may link to the new findings) without re-reading every report on each ingest.
+    """
+    held = [r[0] for r in ws.catalogue.db.execute("SELECT DISTINCT document_id FROM rectifications")]
+    return sorted(set(new_ids) | set(held))
+
+
 def scan(ws: Workspace, document_ids: Iterable[str] | None = None) -> list[Rectification]:
     """Read the rectification records of documents (all when None) into the catalogue.
 

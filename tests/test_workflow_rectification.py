@@ -75,3 +75,24 @@ def test_analyst_relink_survives_rescan(ws):
     assert rectification.records(ws, document="r2022.txt")[0].finding_id is None
     with pytest.raises(KeyError):
         rectification.relink(ws, "no-such-record", None)
+
+
+def test_records_of_an_earlier_batch_link_to_findings_that_arrive_later(tmp_path):
+    """The rectification report lands first; the report it answers comes in a later batch."""
+    from workflow_reports import SIDECAR, write_reports
+
+    from miner.pipeline import Workspace, ingest
+
+    files = {p.name: p for p in write_reports(tmp_path / "in")}
+    ws = Workspace(tmp_path / "ws")
+    try:
+        ingest(ws, [files["r2022.txt"]], sidecar=SIDECAR, index=False)
+        assert [r.finding_id for r in rectification.records(ws, document="r2022.txt")] == [None, None]
+        ingest(ws, [files["a2021.txt"], files["i2023.txt"]], sidecar=SIDECAR, index=False)
+        recs = rectification.records(ws, document="r2022.txt")
+        found = {f.id for f in ws.catalogue.findings(document="a2021.txt")}
+        assert len(recs) == 2 and all(r.finding_id in found and r.linked_by == "auto" for r in recs)
+        # a batch without rectification reports re-reads only the documents that hold records
+        assert rectification.affected_by(ws, ["x"]) == sorted({"x", recs[0].document_id})
+    finally:
+        ws.close()
