@@ -138,6 +138,7 @@ class Candidate:
     block_first: bool = True  # the candidate opens its block
     group: int = -1  # candidates of one group are alternatives: the whole statement or its parts
     alt: str = ""  # "whole" | "part" within a group
+    lead: str = ""  # for items of a list: the words that announce it (…主要有： / 建议：)
 
 
 def _marker(text: str) -> tuple[int, int]:
@@ -429,6 +430,7 @@ class FindingExtractor:
                 pieces = self._free_text(text, rest + tail.end(), bend) if tail else []
             else:
                 pieces = self._paragraph(text, bstart, bend, level, mlen)
+            leads = self._leads(doc, i, bstart, pieces)
             for k, (s, e, ok, src) in enumerate(pieces):
                 s, e = _trim(text, s, e)
                 if e - s < 6 or not re.search(r"[\u4e00-\u9fff]", text[s:e]):
@@ -443,6 +445,7 @@ class FindingExtractor:
                     level=level,
                     after_quoted=quoted_level is not None,
                     block_first=k == 0,
+                    lead=leads[k],
                     **ctx,
                 )
                 cands.append(whole)
@@ -463,10 +466,33 @@ class FindingExtractor:
                                 block_first=k == 0,
                                 group=whole.group,
                                 alt="part",
+                                lead=whole.lead,
                                 **ctx,
                             )
                         )
         return cands
+
+    @staticmethod
+    def _leads(doc: ParsedDocument, i: int, bstart: int, pieces: list[Piece]) -> list[str]:
+        """What announces each list (一是 run, 有的 clauses): the words just before its first item,
+        or the previous paragraph when the list opens its own and that one ends with a colon.
+
+        "发现的问题主要有：一是……" and "为此建议：一是……" have the same shape; only the
+        announcement tells problems from recommendations, and it is outside every item.
+        """
+        leads, first = [], None
+        for k, (s, _, _, src) in enumerate(pieces):
+            if src not in ("run", "clause"):
+                leads.append("")
+                first = None
+                continue
+            if first is None or pieces[k - 1][3] != src:
+                before = RUN_MARKER.sub("", doc.text[max(bstart, s - 24) : s]).strip()
+                if s - bstart <= 4 and i > 0 and doc.blocks[i - 1].text.rstrip().endswith(("：", ":")):
+                    before = doc.blocks[i - 1].text.strip()
+                first = before[-16:]
+            leads.append(first)
+        return leads
 
     @staticmethod
     def _standalone_item(blocks: list[Block], i: int, level: int, body: str) -> bool:
@@ -606,6 +632,14 @@ class FindingExtractor:
                     e = s + q.start()
                     sent = text[s:e]
             clauses = _split_positions(text, s, e, re.compile(r"(?<=[；;])"))
+            if len(clauses) > 2:
+                # "……发现了一些问题，有的A；有的B；有的C": the announcement before the first 有的
+                # is not part of item A (the colon case above, written with a comma).
+                opens = {text[_trim(text, cs, ce)[0] :][:2] for cs, ce in clauses[1:]}
+                if len(opens) == 1 and (word := opens.pop()) in ("有的", "个别", "部分", "一些"):
+                    m = re.search(f"[，,：:]{word}", text[clauses[0][0] : clauses[0][1]])
+                    if m:
+                        clauses[0] = (clauses[0][0] + m.start() + 1, clauses[0][1])
             if len(clauses) == 1:
                 cs, ce = _trim(text, s, e)
                 clause = text[cs:ce]

@@ -59,6 +59,9 @@ _ADDRESSED = re.compile(r"^(?:对|针对|关于)[^，。；]{2,80}(?:问题|情�
 # Done (已……, 完成率100%) against still open (仍, 尚未): what a rectification report reports.
 _DONE = re.compile(r"已(?:经)?[\u4e00-\u9fff]|(?:完成|整改|下达|到位)率(?:达)?(?:100|9\d)")
 _OPEN = re.compile(r"仍|尚未|尚有|未完成|未整改|未到位|没有|未能|迟迟")
+# What announces a list: problems (……主要有：) or what is to be done (建议：, 要求：).
+_LEAD_PROBLEM = re.compile(r"问题|不足|差距|短板|弱项|薄弱|主要有|主要是|表现在|表现为|发现|存在")
+_LEAD_ADVICE = re.compile(r"建议|意见|要求|措施|下一步|今后|将|(?<!主)(?<!需)要|努力|做到|做好|坚持|推动|加强")
 _PUNISH = re.compile(r"处分|问责|诫勉|免职|撤职|开除|立案审查|移送司法|追缴|收缴|退赔")
 
 
@@ -113,6 +116,10 @@ def context_tokens(c: Candidate) -> list[str]:
         f"head_pos={int(bool(fx.POS_HEADING.search(last_heading)))}",
     ]
     toks += [f"h={last_heading[i : i + 2]}" for i in range(max(len(last_heading) - 1, 0))]
+    if c.lead:
+        toks.append(f"lead_problem={int(bool(_LEAD_PROBLEM.search(c.lead)))}")
+        toks.append(f"lead_advice={int(bool(_LEAD_ADVICE.search(c.lead)))}")
+        toks += [f"ld={c.lead[i : i + 2]}" for i in range(max(len(c.lead) - 1, 0))]
     return toks
 
 
@@ -193,18 +200,22 @@ def fit(cands: list[Candidate], labels: list[int], c: float = 1.0) -> ProblemMod
     return ProblemModel(clf.coef_[0].copy(), float(clf.intercept_[0]))
 
 
-def best_threshold(probs: np.ndarray, labels: np.ndarray, n_gold: int) -> float:
-    """Cut-off with the best F1 against ``n_gold`` gold findings (unmatched gold count as misses)."""
-    best, best_t = -1.0, 0.5
+def best_threshold(probs: np.ndarray, labels: np.ndarray, n_gold: int, tolerance: float = 0.005) -> float:
+    """Cut-off with the best F1 against ``n_gold`` gold findings (unmatched gold count as misses).
+
+    Held-out F1 is flat over a wide range of cut-offs, and its maximum moves with a handful
+    of documents; among cut-offs within ``tolerance`` of the best, the one nearest 0.5 (the
+    logistic model's own even odds) is taken, so that adding a few reports does not swing it.
+    """
+    scores = []
     for t in np.arange(0.2, 0.81, 0.02):
         keep = probs >= t
         tp = float(labels[keep].sum())
         p = tp / keep.sum() if keep.sum() else 0.0
         r = tp / n_gold if n_gold else 0.0
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        if f1 > best + 1e-9:
-            best, best_t = f1, float(t)
-    return round(best_t, 2)
+        scores.append((2 * p * r / (p + r) if p + r else 0.0, round(float(t), 2)))
+    best = max(f for f, _ in scores)
+    return min((t for f, t in scores if f >= best - tolerance), key=lambda t: (abs(t - 0.5), t))
 
 
 @lru_cache(maxsize=4)

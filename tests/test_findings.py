@@ -267,3 +267,27 @@ def test_unit_named_in_the_statement():
     assert unit_in_text("部分单位违规发放津贴补贴，涉及金额45万元") == ""
     assert unit_in_text("市某局原副局长王某某违规收受礼品") == ""
     assert unit_in_text("借给原旅游开发公司的筹建款820万元挂账已超过6年") == ""
+
+
+def test_a_short_item_of_a_problem_list_is_a_finding_and_a_recommendation_list_is_not():
+    got = findings_of(
+        """
+        镇党委会同有关部门召开反馈会议
+        会议指出，镇党委较好地完成了年度重点任务。但也发现了一些问题，主要有：一是落实基层减负要求不够到位，督查检查考核事项偏多；二是干部队伍建设还有差距；三是村级财务管理不够规范，报销凭证审核把关不严。
+        为此，会议提出：一是提高政治站位，全面认领反馈问题；二是健全工作机制，加强日常监督；三是严格财务制度，规范村级报销流程。
+        """
+    )
+    assert got == [
+        "落实基层减负要求不够到位，督查检查考核事项偏多",
+        "干部队伍建设还有差距",
+        "村级财务管理不够规范，报销凭证审核把关不严",
+    ]
+
+
+def test_the_announcement_before_a_list_of_有的_is_not_part_of_its_first_item():
+    doc = _doc(
+        "反馈指出，各单位总体工作有序。但检查也发现了一些问题和不足，有的预算执行进度偏慢，资金闲置；"
+        "有的政府采购程序不规范；有的固定资产长期未入账。"
+    )
+    starts = [c.text for c in FindingExtractor().candidates(doc) if c.source == "clause"]
+    assert starts[0].startswith("有的预算执行进度偏慢") and len(starts) == 3
