@@ -46,7 +46,8 @@ _YEAR = re.compile(r"(?:19|20)\d\d年")
 _SUMMARY = re.compile(r"^(?:总的看|总体看|总的来看|总体上看?|总体而言|从.{0,12}(?:情况|结果)看|.{0,8}结果表明)")
 _ANNOUNCE = re.compile(r"等(?:方面|领域|环节)|一些(?:突出)?问题(?:和薄弱环节)?$|^(?:但|同时|然而)?.{0,6}(?:也|还)?发现")
 _WORK_STATS = re.compile(
-    r"共(?:发现|查处|立案|移交|受理|收到|处理|问责|约谈|督促|整改|清理|精简|化解|追回|完成)|问题线索|"
+    r"共(?:发现|查处|立案|移交|受理|收到|处理|问责|约谈|督促|整改|清理|精简|化解|追回|完成|召开|组织|新建|建立|完善|清退|挽回|收回)|"
+    r"问题线索|(?:已|完成)整改\d|整改完成率|(?:清退|挽回|追回|收回)[^，。；]{0,12}\d|"
     r"\d+人次|问卷|测评|评查|谈话\d|满意率|作答|应询"
 )
 _ACTION_START = re.compile(
@@ -62,6 +63,11 @@ _OPEN = re.compile(r"仍|尚未|尚有|未完成|未整改|未到位|没有|未�
 # What announces a list: problems (……主要有：) or what is to be done (建议：, 要求：).
 _LEAD_PROBLEM = re.compile(r"问题|不足|差距|短板|弱项|薄弱|主要有|主要是|表现在|表现为|发现|存在")
 _LEAD_ADVICE = re.compile(r"建议|意见|要求|措施|下一步|今后|将|(?<!主)(?<!需)要|努力|做到|做好|坚持|推动|加强")
+# Praise and commitment that open many paragraphs of every kind of report.
+_PRAISE = re.compile(
+    r"高度重视|认真(?:贯彻|落实|履行)|积极(?:推进|落实)|扎实推进|取得.{0,4}(?:成效|进展|成绩)|总体(?:较好|良好|向好|平稳)|"
+    r"稳步|不断(?:完善|加强|提高|提升)|有效(?:保障|推动|提升)|成效(?:明显|显著)"
+)
 _PUNISH = re.compile(r"处分|问责|诫勉|免职|撤职|开除|立案审查|移送司法|追缴|收缴|退赔")
 
 
@@ -107,6 +113,7 @@ def context_tokens(c: Candidate) -> list[str]:
         f"action={int(bool(_ACTION_START.search(text)))}",
         f"news={int(bool(_NEWS.search(text)))}",
         f"punish={int(bool(_PUNISH.search(text)))}",
+        f"praise={int(bool(_PRAISE.search(text)))}",
         f"addressed={int(bool(_ADDRESSED.search(text)))}",
         f"done_open={int(bool(_DONE.search(text)))}{int(bool(_OPEN.search(text)))}|{int(c.after_quoted)}",
         f"title_rect={int('整改' in c.title)}",
