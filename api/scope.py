@@ -32,7 +32,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -294,6 +294,21 @@ class Scope:
         if not found or not self.may_see(found[0].issuer_kind, found[0].id, found[0].doc_id):
             raise NotInScope(finding_id)
         return found[0]
+
+    def top_visible(self, ranked: Callable[[int], list[tuple[str, float]]], k: int) -> list[tuple[str, float]]:
+        """The best ``k`` hits this user may see from a ranking asked for ``n`` hits at a time.
+
+        Findings a sharing rule keeps from the user are in the index and would take places in
+        the top ``k``, leaving a restricted user with fewer hits than others: ask for more,
+        doubling, until ``k`` visible ones are found or the ranking runs out.
+        """
+        n = k + len(self.hidden_findings)
+        while True:
+            hits = ranked(n)
+            seen = [(i, s) for i, s in hits if i in self.finding_ids]
+            if len(seen) >= k or len(hits) < n or n >= 10 * k + len(self.hidden_findings) + 1000:
+                return seen[:k]
+            n *= 2
 
     def visible(self, rows: Iterable[Finding]) -> list[Finding]:
         """Findings (e.g. of a document or the review list) this user may see."""

@@ -124,3 +124,28 @@ def test_restricting_a_finding_hides_it_from_readers_of_several_kinds(setup):
         headers=_h(t, "inspector"),
     )
     assert r.status_code == 404
+
+
+def test_hidden_findings_do_not_take_a_readers_places_in_search(setup):
+    c, t, _ = setup
+    q = "暂付款"
+    top = c.get("/search", params={"q": q, "k": 3}, headers=_h(t, "both")).json()["hits"]
+    assert len(top) >= 2
+    hidden = top[0]["id"]
+    r = c.post(
+        "/restrictions",
+        json={"target_kind": "finding", "target_id": hidden, "reason": "线索"},
+        headers=_h(t, "admin"),
+    )
+    assert r.status_code == 200
+    try:
+        hits = c.get("/search", params={"q": q, "k": 1}, headers=_h(t, "both")).json()["hits"]
+        assert [h["id"] for h in hits] == [top[1]["id"]]
+        similar = c.get(f"/findings/{top[1]['id']}/similar", params={"k": 1}, headers=_h(t, "both")).json()
+        assert hidden not in {h["id"] for h in similar["hits"]}
+    finally:
+        c.post(
+            "/restrictions",
+            json={"target_kind": "finding", "target_id": hidden, "restricted": False},
+            headers=_h(t, "admin"),
+        )

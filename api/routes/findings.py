@@ -39,17 +39,20 @@ def similar_findings(
     """Findings elsewhere that state the same problem, best first (own document excluded by default)."""
     f = _get(scope, finding_id)
     kinds = scope.kinds_for(None)
+    ranking = searcher(state)
     try:
-        hits = searcher(state).similar(
-            finding_id,
-            k=k,
-            exclude_same_document=not include_same_document,
-            filters={"issuer_kind": kinds} if kinds else None,
+        hits = scope.top_visible(
+            lambda n: ranking.similar(
+                finding_id,
+                k=n,
+                exclude_same_document=not include_same_document,
+                filters={"issuer_kind": kinds} if kinds else None,
+            ),
+            k,
         )
     except KeyError:  # a review item or a rejected finding: not in the search index
         hits = []
-    readable = scope.finding_ids
-    found = {x.id: x for x in scope.view.catalogue.findings(ids=[i for i, _ in hits if i in readable])}
+    found = {x.id: x for x in scope.view.catalogue.findings(ids=[i for i, _ in hits])}
     return {
         "finding": finding_view(f, scope.view.catalogue),
         "hits": [finding_view(found[i], scope.view.catalogue, s) for i, s in hits if i in found],

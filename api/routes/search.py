@@ -39,10 +39,11 @@ def search(
     flt = scope.filters(issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch)
     if not scope.findings:
         return {"query": q, "filters": flt, "hits": []}
-    hits = searcher(state).search(q, k=k, filters=flt or None)
+    found = searcher(state)
+    hits = scope.top_visible(lambda n: found.search(q, k=n, filters=flt or None), k)
     by_id = {f.id: f for f in scope.findings}
     return {
         "query": q,
         "filters": flt,
-        "hits": [finding_view(by_id[i], scope.view.catalogue, s) for i, s in hits if i in by_id],
+        "hits": [finding_view(by_id[i], scope.view.catalogue, s) for i, s in hits],
     }
