@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -190,12 +190,13 @@ def ingest(
     if on_read is not None:
         results = (_read(on_read, r) for r in results)
     # Same report in another form (scan, docx beside PDF): recorded as duplicate, not added, so
-    # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch.
-    results = sorted(results, key=lambda r: bool(r.doc and r.doc.ocr))
+    # it neither forms a common problem with itself nor inflates counts. Text beats OCR in a batch:
+    # OCR'd reports wait until the rest is stored; the others are stored as they arrive.
+    results = _text_before_ocr(results)
     from miner.duplicates import DuplicateIndex
     from miner.metadata import apply_overrides
 
-    same = DuplicateIndex.for_workspace(ws.root, cat, settings.duplicate_threshold) if results else None
+    same = DuplicateIndex.for_workspace(ws.root, cat, settings.duplicate_threshold) if todo else None
     new_ids: list[str] = []
     for parsed in results:
         f = Path(parsed.path)
@@ -246,6 +247,21 @@ def ingest(
     result = cat.batch(batch_id)
     assert result is not None
     return result
+
+
+def _text_before_ocr(results: Iterable[Parsed]) -> Iterator[Parsed]:
+    """Parsed files as they come, except OCR'd ones, which follow all the others.
+
+    Only the OCR'd results are held back (a scan's text is short), so a batch of thousands
+    of files is stored while it is read instead of being held in memory whole.
+    """
+    later: list[Parsed] = []
+    for r in results:
+        if r.doc is not None and r.doc.ocr:
+            later.append(r)
+        else:
+            yield r
+    yield from later
 
 
 def _warm_writing(index: bool) -> None:
