@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Parse batches on a Ray cluster (``miner ingest --ray``): its address, or "auto" for a local
     # Ray when more than one worker is asked for; empty uses local worker processes.
     ray_address: str = ""
+    # On a Ray cluster, embed each file's findings in its Ray task too (every node needs the model
+    # at the same MINER_EMBED_MODEL path); the writer then only stores the vectors.
+    ray_embed: bool = True
     # API host/port for ``miner serve``.
     host: str = "127.0.0.1"
     port: int = 8000

@@ -251,6 +251,19 @@ class CachedEmbedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
 
+    def put(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Store vectors computed elsewhere by the same model (a Ray worker); encode() then finds them."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embeddings (key, dim, vec) VALUES (?, ?, ?)",
+                [
+                    (self._key(t), self.dim, np.asarray(v, dtype=np.float32).tobytes())
+                    for t, v in zip(texts, vectors, strict=True)
+                    if len(v) == self.dim
+                ],
+            )
+            self._db.commit()
+
     def encode_query(self, texts: list[str]) -> np.ndarray:
         return self.inner.encode_query(texts)
 

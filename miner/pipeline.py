@@ -60,6 +60,8 @@ class Parsed:
     meta: DocumentMeta | None = None
     spans: list[FindingSpan] | None = None
     error: str = ""
+    # (model name, model version, texts, vectors) of the findings, when a Ray task embedded them
+    vectors: tuple | None = None
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -231,6 +233,8 @@ def ingest(
             ),
         )
         new_ids.append(doc_id)
+        if index and parsed.vectors is not None:
+            _keep_vectors(ws, parsed.vectors)
         if same is not None:
             same.add(doc_id, f.name, parsed.doc.text)
         _note(progress, f.name, "ok")
@@ -247,6 +251,16 @@ def ingest(
     result = cat.batch(batch_id)
     assert result is not None
     return result
+
+
+def _keep_vectors(ws: Workspace, vectors: tuple) -> None:
+    """Put the vectors a Ray task computed into the workspace's embedding cache, if the model is ours."""
+    from miner.indexing import embedder_for
+
+    name, version, texts, vecs = vectors
+    cache = embedder_for(ws)
+    if (name, version) == (cache.name, cache.version) and hasattr(cache, "put"):
+        cache.put(texts, vecs)
 
 
 def _text_before_ocr(results: Iterable[Parsed]) -> Iterator[Parsed]:

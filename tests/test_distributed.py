@@ -85,6 +85,7 @@ def test_two_node_ray_cluster_gives_the_same_findings(tmp_path: Path) -> None:
     assert out["alive"] == 2
     assert out["nodes_used"] == 2, "both nodes should have parsed files"
     assert out["parse_errors"] == []
+    assert out["vectors_ok"], "the Ray tasks should embed the findings as the writer would"
     assert out["counts"]["ok"] == len(files) and out["counts"]["failed"] == 0
 
     ws = Workspace(tmp_path / "local-ws")
