@@ -209,7 +209,7 @@ def _split_positions(text: str, start: int, end: int, pattern: re.Pattern) -> li
 # A clause that opens with a new subject (another unit, "some of", "in addition") after a
 # comma or semicolon may be a problem of its own rather than a detail of the one before.
 NEW_SUBJECT = re.compile(
-    r"(?:另有|另外|此外|还有|同时|与此同时|部分|有的|个别|一些|少数|多个|多家|"
+    r"(?:另有|另外|此外|还有|同时|与此同时|部分|有的|个别|一些|少数|多个|多家|其余|剩余|尚有|仍有|"
     r"\d+个|\d+家|\d+所|\d+名|[两二三四五六七八九十]+(?:个|家|所|名)|"
     r"[市县区镇乡][^\s，,；;。]{1,12}(?:局|委|办|院|中心|公司|集团|学校|医院|政府|街道|镇|乡|所|站|馆|队))"
 )

@@ -71,6 +71,16 @@ _PRAISE = re.compile(
 _PUNISH = re.compile(r"处分|问责|诫勉|免职|撤职|开除|立案审查|移送司法|追缴|收缴|退赔")
 
 
+def _addressed_status(text: str) -> str:
+    """For "对……问题，……": what the words after the named problem say, done (已……) and/or still
+    open (仍、尚未); the named problem itself ("未达到要求问题") says nothing about its status."""
+    m = _ADDRESSED.search(text)
+    if not m:
+        return "none"
+    tail = text[m.end() :]
+    return f"{int(bool(_DONE.search(tail)))}{int(bool(_OPEN.search(tail)))}"
+
+
 def _bucket(value: float, edges: tuple[float, ...]) -> int:
     return sum(value >= e for e in edges)
 
@@ -115,6 +125,7 @@ def context_tokens(c: Candidate) -> list[str]:
         f"punish={int(bool(_PUNISH.search(text)))}",
         f"praise={int(bool(_PRAISE.search(text)))}",
         f"addressed={int(bool(_ADDRESSED.search(text)))}",
+        f"addressed_status={_addressed_status(text)}",
         f"done_open={int(bool(_DONE.search(text)))}{int(bool(_OPEN.search(text)))}|{int(c.after_quoted)}",
         f"title_rect={int('整改' in c.title)}",
         f"title_rect_src={int('整改' in c.title)}|{c.source}",
