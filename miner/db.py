@@ -220,25 +220,43 @@ def valid_schema(name: str) -> bool:
 
 def workspace_schema(workspace: Path, create: bool) -> str:
     """The workspace's schema name: ``MINER_DATABASE_SCHEMA``, else the one recorded in the
-    workspace (made up, ``ws_<folder>_<random>``, when it is first opened for writing)."""
+    workspace (made up, ``ws_<folder>_<random>``, when it is first opened for writing).
+
+    The file also records the folder it was made for: a copied folder would otherwise share its
+    original's catalogue (two writers, two sets of index files), so a copy or a moved folder is
+    refused until its owner says which it is.
+    """
     from miner.config import get_settings
 
     name = get_settings().database_schema.strip()
+    folder = str(Path(workspace).resolve())
     if not name:
         path = Path(workspace) / SCHEMA_FILE
         if path.exists():
-            name = path.read_text(encoding="utf-8").strip()
+            name, _, made_for = path.read_text(encoding="utf-8").strip().partition("\n")
+            if made_for.strip() and made_for.strip() != folder:
+                raise sqlite3.OperationalError(
+                    f"this workspace's catalogue (PostgreSQL schema {name}) was made for {made_for.strip()}, not "
+                    f"{folder}: if the folder was moved, put this path on the second line of {path}; if it is "
+                    f"a copy, delete {path} to start a new catalogue (or set MINER_DATABASE_SCHEMA)"
+                )
         elif create:
             slug = re.sub(r"[^a-z0-9]+", "_", Path(workspace).name.lower()).strip("_")[:30]
             name = f"ws_{slug}_{secrets.token_hex(4)}" if slug else f"ws_{secrets.token_hex(6)}"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(name + "\n")
+            write_schema_file(Path(workspace), name)
         else:
             raise sqlite3.OperationalError(f"no catalogue in {workspace} yet ({SCHEMA_FILE} is missing)")
     if not valid_schema(name):
         raise sqlite3.OperationalError(f"bad PostgreSQL schema name {name!r} (lower-case letters, digits, _)")
     return name
+
+
+def write_schema_file(workspace: Path, name: str) -> None:
+    """Record ``name`` as the workspace's schema, made for this folder (owner-only file)."""
+    path = Path(workspace) / SCHEMA_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{name}\n{Path(workspace).resolve()}\n")
 
 
 class PostgresConnection:

@@ -96,7 +96,8 @@ def start_postgres() -> tuple[str, Callable[[], None]]:
     except BaseException:
         stop()
         raise
-    return f"postgresql://miner@127.0.0.1:{port}/postgres", stop
+    # through the unix socket: also reachable from a private network namespace (the Ray test's)
+    return f"postgresql://miner@/postgres?host={root}&port={port}", stop
 
 
 def start_chroma() -> tuple[str, Callable[[], None]]:
@@ -143,3 +144,36 @@ def requested(option: str | None) -> list[str]:
     if unknown:
         raise ValueError(f"unknown test backends {unknown}; choose from {', '.join(BACKENDS)}")
     return names
+
+
+def copy_workspace(src: Path, dst: Path) -> None:
+    """Copy a workspace folder and, when the catalogue is in PostgreSQL, its schema into a new one.
+
+    A folder copy alone would point at the original's schema (miner refuses that, see
+    miner.db.workspace_schema): the copy gets a schema of its own holding the same rows.
+    """
+    import re
+
+    from miner import db as database
+    from miner.store import Catalogue, schema_sql
+
+    shutil.copytree(src, dst)
+    if not database.database_url():
+        return
+    old = database.connect(Path(src) / "catalogue.sqlite", read_only=True)
+    (Path(dst) / database.SCHEMA_FILE).unlink()
+    new = Catalogue(Path(dst) / "catalogue.sqlite")  # a fresh schema with the tables
+    try:
+        tables = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema_sql("postgresql"))
+        with new.db:
+            new.db.execute("DELETE FROM meta")
+            for table in tables:
+                new.db.execute(f"INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM {old.main}.{table}")
+            for table in ("cluster_edits", "status_history", "audit_log"):
+                new.db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), COALESCE(MAX(seq), 0) + 1, false)"
+                    f" FROM {table}"
+                )
+    finally:
+        new.close()
+        old.close()
