@@ -288,10 +288,14 @@ class PostgresConnection:
             self._conn.prepare_threshold = None
             self._conn.row_factory = _row_factory
             _adapt(self._conn)
-            if create:
-                self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-            elif self._conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None:
+            exists = self._conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            if exists is None and not create:
                 raise sqlite3.OperationalError(f"no catalogue schema {schema!r} in {_safe(url)}")
+            if exists is None:  # (a role that may not create schemas can be given one made by the DBA)
+                try:
+                    self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                except psycopg.errors.UniqueViolation:
+                    pass  # another process made it at the same moment
             self._conn.execute(f'SET search_path TO "{schema}"')
             self._conn.execute(f"SET default_transaction_read_only = {'on' if read_only else 'off'}")
         except psycopg.Error as exc:
