@@ -3,12 +3,12 @@
     python benchmarks/bench_catalogue.py                 # the dev PDFs
     python benchmarks/bench_catalogue.py --corpus dev2 --repeat 5
 
-For each backend, in a fresh workspace: ``miner ingest`` of the corpus's PDFs (2 workers), then
-``miner findings --format json`` and ``miner documents`` as a user runs them (fresh processes:
-start-up included; the best of ``--repeat``), and ``Catalogue.findings()`` in this process (the
-catalogue read alone). PostgreSQL is a throwaway cluster on 127.0.0.1 (tests/backends.py: initdb +
-pg_ctl, fsync off), i.e. the database on the same machine; a database across a network adds its
-round trips. Nothing is sent anywhere else.
+For each backend, in a fresh workspace (``--rounds``, alternating backends): ``miner ingest`` of
+the corpus's PDFs (2 workers), then ``miner findings --format json`` and ``miner documents`` as a
+user runs them (fresh processes: start-up included), and ``Catalogue.findings()`` in a process of
+its own (the catalogue read alone); the best time of each is printed. PostgreSQL is a throwaway
+cluster on this machine (tests/backends.py: initdb + pg_ctl, fsync off, unix socket); a database
+across a network adds its round trips. Nothing is sent anywhere else.
 """
 
 from __future__ import annotations
@@ -58,20 +58,23 @@ def in_process_read(env: dict, ws: Path, repeat: int) -> tuple[float, int]:
     return float(took), int(n)
 
 
-def run(backend: str, env: dict, corpus: Path, repeat: int) -> dict:
+def run(backend: str, env: dict, corpus: Path, repeat: int, out: dict) -> None:
+    """One fresh workspace: ingest, then the reads; the best time of every round is kept in ``out``."""
     with tempfile.TemporaryDirectory(prefix=f"miner-bench-{backend}-") as tmp:
         ws = Path(tmp) / "ws"
-        out = {"ingest": miner(env, "-w", str(ws), "ingest", str(corpus), "--workers", "2")}
-        out["findings"] = min(miner(env, "-w", str(ws), "findings", "--format", "json") for _ in range(repeat))
-        out["documents"] = min(miner(env, "-w", str(ws), "documents", "--format", "json") for _ in range(repeat))
-        out["read"], out["n"] = in_process_read(env, ws, repeat)
-    return out
+        took = {"ingest": miner(env, "-w", str(ws), "ingest", str(corpus), "--workers", "2")}
+        took["findings"] = min(miner(env, "-w", str(ws), "findings", "--format", "json") for _ in range(repeat))
+        took["documents"] = min(miner(env, "-w", str(ws), "documents", "--format", "json") for _ in range(repeat))
+        took["read"], out["n"] = in_process_read(env, ws, repeat)
+    for key, value in took.items():
+        out[key] = min(out.get(key, value), value)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default="dev", help="dev or dev2 (its pdf/ folder) or a folder of reports")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="reads per workspace (the best counts)")
+    ap.add_argument("--rounds", type=int, default=2, help="fresh workspaces per backend (the best ingest counts)")
     args = ap.parse_args()
     corpus = EVAL / args.corpus / "pdf" if (EVAL / args.corpus / "pdf").is_dir() else Path(args.corpus)
     files = [p for p in corpus.iterdir() if p.is_file()]
@@ -79,13 +82,18 @@ def main() -> None:
     base["PYTHONPATH"] = str(ROOT)
     from tests.backends import start_postgres
 
-    results = {"sqlite": run("sqlite", base, corpus, args.repeat)}
+    results: dict[str, dict] = {"sqlite": {}, "postgres": {}}
     url, stop = start_postgres()
-    try:
-        results["postgres"] = run("postgres", {**base, "MINER_DATABASE_URL": url}, corpus, args.repeat)
+    try:  # rounds alternate between the backends, so a busy machine weighs on both alike
+        for _ in range(args.rounds):
+            run("sqlite", base, corpus, args.repeat, results["sqlite"])
+            run("postgres", {**base, "MINER_DATABASE_URL": url}, corpus, args.repeat, results["postgres"])
     finally:
         stop()
-    print(f"corpus: {corpus} ({len(files)} files); best of {args.repeat} for the reads; cpus: {os.cpu_count()}")
+    print(
+        f"corpus: {corpus} ({len(files)} files); best of {args.rounds} ingests and {args.rounds}x{args.repeat} reads;"
+        f" cpus: {os.cpu_count()}, load {os.getloadavg()[0]:.1f}"
+    )
     print(
         f"{'backend':10} {'ingest s':>9} {'findings CLI s':>15} {'documents CLI s':>16} {'read s':>8} {'findings':>9}"
     )
