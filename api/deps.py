@@ -8,8 +8,9 @@ files are routes too). A route states its level with :func:`public` or
 
 The API process is the one writer of its workspace (chromadb tolerates one writing
 process per path); writes are serialised by ``write_lock``. Reads never wait for
-it: each request reads through its own read-only SQLite connection (WAL readers
-see the last committed state while a batch is being written).
+it: each request reads through its own read-only connection (SQLite: WAL readers see the
+last committed state while a batch is being written; PostgreSQL: a pooled connection in a
+REPEATABLE READ READ ONLY transaction, handed back with its session reset).
 
 Every request by a known user is written to the audit log (:mod:`miner.auditlog`), once,
 by :class:`AuditMiddleware`: :func:`guard` names the caller and the route, the middleware
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +39,7 @@ from starlette.types import Scope as ASGIScope
 from api import session
 from api.scope import BatchOwners, Scope, workspace_secret
 from miner import access, auditlog
+from miner import db as database
 from miner.pipeline import Workspace
 from miner.store import Catalogue
 
@@ -76,9 +77,7 @@ class ReadCatalogue(Catalogue):
 
     def __init__(self, path: Path):  # noqa: D107 - deliberately not Catalogue.__init__ (it writes)
         self.path = Path(path)
-        self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA query_only=ON")
+        self.db = database.connect(self.path, read_only=True)
 
 
 class ReadView:
@@ -126,7 +125,7 @@ class AuditWriter:
         self._thread = None
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=60)
+        db = database.connect(self.path, timeout=60)
         catalogue = SimpleNamespace(db=db)
         try:
             while True:
@@ -324,13 +323,15 @@ def open_scope(state: AppState, user: access.User) -> Iterator[Scope]:
         catalogue.db.close()
         raise
     try:
-        catalogue.db.execute("BEGIN")  # one consistent snapshot per request (WAL reader)
+        catalogue.db.execute(  # one consistent snapshot per request (WAL reader; PostgreSQL: repeatable read)
+            "BEGIN" if catalogue.db.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        )
         yield scope
     finally:
         catalogue.db.rollback()
         try:
             scope.close()
-        except sqlite3.Error:
+        except database.Error:
             catalogue.db.close()  # never hand a connection on with another user's views
         else:
             state.give_back(catalogue)

@@ -19,7 +19,7 @@ that wrote it: a user sees it when :func:`miner.sharing.may_see` allows (adminis
 *confines* its catalogue snapshot: temporary views named like the catalogue's tables
 (``documents``, ``findings``, ``rectifications``, ``problem_status``, ``status_history``,
 ``restrictions``, ``review_decisions``, ``unit_aliases``) shadow them on the request's own
-read-only connection (SQLite resolves a name in the temp schema first), so every library
+read-only connection (SQLite and PostgreSQL both resolve a name in the temp schema first), so every library
 function a route calls — listings, search hits, common problems, unit profiles, recurrence
 chains, exports — sees only documents and findings in scope, without a filter per route.
 Hidden statements inside a readable document are blacked out (``■``, offsets kept) in its text.
@@ -49,25 +49,28 @@ MASK = "■"
 
 
 # The catalogue as a confined user sees it: temporary views that shadow the tables by name.
+# {main}: the catalogue's own schema (SQLite ``main``, the workspace's PostgreSQL schema), {temp}: the
+# connection's temp schema (``temp`` / ``pg_temp``), both searched first for an unqualified name.
 _CONFINED_VIEWS = {
-    "documents": "SELECT * FROM main.documents WHERE issuer_kind IN (SELECT kind FROM temp.scope_kinds)"
-    " AND id NOT IN (SELECT id FROM temp.scope_hidden_documents)",
-    "findings": "SELECT * FROM main.findings WHERE document_id IN (SELECT id FROM temp.documents)"
-    " AND id NOT IN (SELECT id FROM temp.scope_hidden_findings)",
-    "review_decisions": "SELECT * FROM main.review_decisions WHERE finding_id IN (SELECT id FROM temp.findings)",
+    "documents": "SELECT * FROM {main}.documents WHERE issuer_kind IN (SELECT kind FROM {temp}.scope_kinds)"
+    " AND id NOT IN (SELECT id FROM {temp}.scope_hidden_documents)",
+    "findings": "SELECT * FROM {main}.findings WHERE document_id IN (SELECT id FROM {temp}.documents)"
+    " AND id NOT IN (SELECT id FROM {temp}.scope_hidden_findings)",
+    "review_decisions": "SELECT * FROM {main}.review_decisions WHERE finding_id IN (SELECT id FROM {temp}.findings)",
     "rectifications": 'SELECT id, document_id, seq, start, "end", page,'
-    " CASE WHEN r.unit = '' OR r.unit IN (SELECT name FROM temp.scope_names) THEN r.unit ELSE '' END AS unit,"
+    " CASE WHEN r.unit = '' OR r.unit IN (SELECT name FROM {temp}.scope_names) THEN r.unit ELSE '' END AS unit,"
     " problem, measures, amount_wan, status, date,"
-    " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN finding_id END AS finding_id,"
-    " CASE WHEN finding_id IN (SELECT id FROM temp.findings) THEN link_score END AS link_score, linked_by"
-    " FROM main.rectifications r WHERE document_id IN (SELECT id FROM temp.documents)",
-    "problem_status": "SELECT * FROM main.problem_status WHERE finding_id IN (SELECT id FROM temp.findings)",
-    "status_history": "SELECT * FROM main.status_history WHERE finding_id IN (SELECT id FROM temp.findings)",
-    "restrictions": "SELECT * FROM main.restrictions WHERE (target_kind = 'finding' AND target_id IN"
-    " (SELECT id FROM temp.findings)) OR (target_kind = 'document' AND target_id IN (SELECT id FROM temp.documents))",
+    " CASE WHEN finding_id IN (SELECT id FROM {temp}.findings) THEN finding_id END AS finding_id,"
+    " CASE WHEN finding_id IN (SELECT id FROM {temp}.findings) THEN link_score END AS link_score, linked_by"
+    " FROM {main}.rectifications r WHERE document_id IN (SELECT id FROM {temp}.documents)",
+    "problem_status": "SELECT * FROM {main}.problem_status WHERE finding_id IN (SELECT id FROM {temp}.findings)",
+    "status_history": "SELECT * FROM {main}.status_history WHERE finding_id IN (SELECT id FROM {temp}.findings)",
+    "restrictions": "SELECT * FROM {main}.restrictions WHERE (target_kind = 'finding' AND target_id IN"
+    " (SELECT id FROM {temp}.findings))"
+    " OR (target_kind = 'document' AND target_id IN (SELECT id FROM {temp}.documents))",
     # an analyst's alias is shown to those who may read statements or reports that name both of its names
-    "unit_aliases": "SELECT * FROM main.unit_aliases WHERE alias IN (SELECT name FROM temp.scope_names)"
-    " AND canonical IN (SELECT name FROM temp.scope_names)",
+    "unit_aliases": "SELECT * FROM {main}.unit_aliases WHERE alias IN (SELECT name FROM {temp}.scope_names)"
+    " AND canonical IN (SELECT name FROM {temp}.scope_names)",
 }
 _CONFINED_TABLES = ("scope_kinds", "scope_hidden_documents", "scope_hidden_findings", "scope_names")
 OWNERS_FILE = "api_batch_owners.json"
@@ -137,12 +140,13 @@ def said_names(catalogue, kinds: list[str], hidden_findings: set[str], hidden_do
     name hidden with it. Read once per request from the texts in scope, only when such names exist.
     """
     db = catalogue.db
-    names = {n for r in db.execute("SELECT alias, canonical FROM main.unit_aliases") for n in r if n}
+    main = _main(db)
+    names = {n for r in db.execute(f"SELECT alias, canonical FROM {main}.unit_aliases") for n in r if n}
     marks = ",".join("?" * len(kinds))
     names |= {
         r[0]
         for r in db.execute(
-            "SELECT DISTINCT r.unit FROM main.rectifications r JOIN main.documents d ON d.id = r.document_id"
+            f"SELECT DISTINCT r.unit FROM {main}.rectifications r JOIN {main}.documents d ON d.id = r.document_id"
             f" WHERE r.unit != '' AND d.issuer_kind IN ({marks})",
             kinds,
         )
@@ -151,13 +155,13 @@ def said_names(catalogue, kinds: list[str], hidden_findings: set[str], hidden_do
     if not names:
         return said
     rows = db.execute(
-        f"SELECT id, text, title, issuer, units FROM main.documents WHERE issuer_kind IN ({marks})", kinds
+        f"SELECT id, text, title, issuer, units FROM {main}.documents WHERE issuer_kind IN ({marks})", kinds
     )
     for doc_id, text, *meta in rows:
         if doc_id in hidden_documents:
             continue
         if hidden_findings:
-            spans = db.execute('SELECT id, start, "end" FROM main.findings WHERE document_id = ?', (doc_id,))
+            spans = db.execute(f'SELECT id, start, "end" FROM {main}.findings WHERE document_id = ?', (doc_id,))
             for fid, start, end in spans.fetchall():
                 if fid in hidden_findings:
                     text = text[:start] + MASK * (end - start) + text[end:]
@@ -168,34 +172,46 @@ def said_names(catalogue, kinds: list[str], hidden_findings: set[str], hidden_do
     return said
 
 
+def _main(db) -> str:
+    """The schema of the catalogue's own tables on this connection (past the scope's temp views)."""
+    return getattr(db, "main", "main")
+
+
 def confine(catalogue, kinds: list[str], hidden_findings: set[str], hidden_documents: set[str]) -> None:
     """Shadow the catalogue's tables on this (read-only, per-request) connection with views of the scope."""
     db = catalogue.db
-    db.execute("PRAGMA query_only=OFF")  # the temp schema only; the connection itself is mode=ro
+    temp = getattr(db, "temp", "temp")
+    db.set_query_only(False)  # the temp schema only; the connection itself is read-only
     try:
         for t in _CONFINED_TABLES:
             column = {"scope_kinds": "kind", "scope_names": "name"}.get(t, "id")
             db.execute(f"CREATE TEMP TABLE {t} ({column} TEXT PRIMARY KEY)")
         names = said_names(catalogue, kinds, hidden_findings, hidden_documents)
-        db.executemany("INSERT INTO temp.scope_kinds VALUES (?)", [(k,) for k in kinds])
-        db.executemany("INSERT INTO temp.scope_hidden_documents VALUES (?)", [(d,) for d in hidden_documents])
-        db.executemany("INSERT INTO temp.scope_hidden_findings VALUES (?)", [(f,) for f in hidden_findings])
-        db.executemany("INSERT INTO temp.scope_names VALUES (?)", [(n,) for n in names])
+        db.executemany(f"INSERT INTO {temp}.scope_kinds VALUES (?)", [(k,) for k in kinds])
+        db.executemany(f"INSERT INTO {temp}.scope_hidden_documents VALUES (?)", [(d,) for d in hidden_documents])
+        db.executemany(f"INSERT INTO {temp}.scope_hidden_findings VALUES (?)", [(f,) for f in hidden_findings])
+        db.executemany(f"INSERT INTO {temp}.scope_names VALUES (?)", [(n,) for n in names])
         for name, sql in _CONFINED_VIEWS.items():
-            db.execute(f"CREATE TEMP VIEW {name} AS {sql}")
+            db.execute(f"CREATE TEMP VIEW {name} AS {sql.format(main=_main(db), temp=temp)}")
         db.commit()
     except BaseException:
         db.rollback()
         release(catalogue)
         raise
     finally:
-        db.execute("PRAGMA query_only=ON")
+        db.set_query_only(True)
 
 
 def release(catalogue) -> None:
-    """Drop what :func:`confine` made, so the pooled connection sees the catalogue again."""
+    """Drop what :func:`confine` made, so the pooled connection sees the catalogue again.
+
+    On PostgreSQL every temp object of the session goes (``DISCARD TEMP``), named here or not.
+    """
     db = catalogue.db
-    db.execute("PRAGMA query_only=OFF")
+    if db.dialect != "sqlite":
+        db.release_temp()
+        return
+    db.set_query_only(False)
     try:
         for name in _CONFINED_VIEWS:
             db.execute(f"DROP VIEW IF EXISTS temp.{name}")
@@ -203,7 +219,7 @@ def release(catalogue) -> None:
             db.execute(f"DROP TABLE IF EXISTS temp.{t}")
         db.commit()
     finally:
-        db.execute("PRAGMA query_only=ON")
+        db.set_query_only(True)
 
 
 class Scope:
@@ -280,7 +296,8 @@ class Scope:
             raise NotInScope(key)
         if with_text and self.hidden_findings:
             spans = self.view.catalogue.db.execute(
-                'SELECT id, start, "end" FROM main.findings WHERE document_id = ?', (doc["id"],)
+                f'SELECT id, start, "end" FROM {_main(self.view.catalogue.db)}.findings WHERE document_id = ?',
+                (doc["id"],),
             )
             for fid, start, end in spans:
                 if fid in self.hidden_findings:
@@ -337,9 +354,11 @@ class Scope:
         """Clusters holding at least one finding outside this scope (other kinds, or kept by sharing)."""
         if self.kinds is None:
             return set()
-        rows = self.view.catalogue.db.execute(
-            "SELECT m.cluster_id, m.finding_id, d.issuer_kind, d.id FROM main.cluster_members m"
-            " JOIN main.findings f ON f.id = m.finding_id JOIN main.documents d ON d.id = f.document_id"
+        db = self.view.catalogue.db
+        main = _main(db)
+        rows = db.execute(
+            f"SELECT m.cluster_id, m.finding_id, d.issuer_kind, d.id FROM {main}.cluster_members m"
+            f" JOIN {main}.findings f ON f.id = m.finding_id JOIN {main}.documents d ON d.id = f.document_id"
             " WHERE m.cluster_id IS NOT NULL"
         )
         return {cid for cid, fid, kind, did in rows if not self.may_see(kind, fid, did)}

@@ -48,11 +48,11 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
     with catalogue.db:
-        cur = catalogue.db.execute(
-            "INSERT INTO audit_log (at, who, action, target, items, detail) VALUES (?,?,?,?,?,?)",
+        row = catalogue.db.execute(
+            "INSERT INTO audit_log (at, who, action, target, items, detail) VALUES (?,?,?,?,?,?) RETURNING seq",
             (at or time.time(), who, action, target, int(items), json.dumps(detail or {}, ensure_ascii=False)),
-        )
-    return int(cur.lastrowid or 0)
+        ).fetchone()
+    return int(row[0] or 0)
 
 
 def entries(

@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     # Vectors on a chroma server (``chroma run``) instead of in the workspace, e.g.
     # "http://10.0.0.5:8000"; empty keeps them in the workspace (embedded chromadb).
     chroma_url: str = ""
+    # The catalogue in PostgreSQL instead of the workspace's SQLite file, for a multi-user office:
+    # a SQLAlchemy URL such as "postgresql://miner@db.example.org/miner" (psycopg 3; pip install
+    # 'miner[postgres]'). Each workspace is one schema of that database, named in the workspace's
+    # catalogue.schema file (or database_schema). Empty: SQLite in the workspace (the default).
+    database_url: str = ""
+    database_schema: str = ""
+    database_pool_size: int = 5  # pooled connections per process (the API: one per concurrent request)
+    database_max_overflow: int = 20
     # Parse batches on a Ray cluster (``miner ingest --ray``): its address, or "auto" for a local
     # Ray when more than one worker is asked for; empty uses local worker processes.
     ray_address: str = ""

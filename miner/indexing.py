@@ -85,11 +85,17 @@ def fingerprint(ws: Workspace) -> str:
     """``<findings>:<hash>`` of what the indexes are built from, cheap enough for every start-up.
 
     Findings rows are written once with their document and never updated, so their count and
-    rowid sum and maximum identify the set (~ms for 100k findings); the per-document metadata
-    that vectors are filtered by is hashed in full (documents are few).
+    rowid sum and maximum identify the set (~ms for 100k findings; on PostgreSQL, which has no rowid,
+    a sum of id hashes and the largest id); the per-document metadata that vectors are filtered
+    by is hashed in full (documents are few).
     """
     db = ws.catalogue.db
-    n, total, top = db.execute("SELECT COUNT(*), TOTAL(rowid), MAX(rowid) FROM findings").fetchone()
+    if db.dialect == "sqlite":
+        n, total, top = db.execute("SELECT COUNT(*), TOTAL(rowid), MAX(rowid) FROM findings").fetchone()
+    else:  # PostgreSQL has no rowid: a sum of id hashes and the largest id identify the set as well
+        n, total, top = db.execute(
+            "SELECT COUNT(*), SUM(('x' || substr(md5(id), 1, 8))::bit(32)::int), MAX(id) FROM findings"
+        ).fetchone()
     h = hashlib.sha256(f"{n}/{total}/{top}".encode())
     for row in db.execute("SELECT id, name, issuer_kind, issuer, year, units, batch_id FROM documents ORDER BY id"):
         h.update(json.dumps(tuple(row), ensure_ascii=False).encode())

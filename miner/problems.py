@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from miner.pipeline import Workspace
 
 
+# INSERT … ON CONFLICT works in SQLite and PostgreSQL alike (INSERT OR REPLACE is SQLite's own)
+_UPSERT_MEMBER = " ON CONFLICT (finding_id) DO UPDATE SET cluster_id = excluded.cluster_id, pinned = excluded.pinned"
+
+
 class EditError(ValueError):
     """An analyst edit that cannot be applied (unknown id, empty selection …)."""
 
@@ -110,11 +114,11 @@ def update(ws: Workspace, clusterer: Clusterer | None = None, *, rebuild: bool =
     with db:
         for cid in sorted({c for c in placed.values() if c}):
             db.execute(
-                "INSERT OR IGNORE INTO clusters (id, label, created_at) VALUES (?, '', ?)",
+                "INSERT INTO clusters (id, label, created_at) VALUES (?, '', ?) ON CONFLICT (id) DO NOTHING",
                 (cid, now),
             )
         db.executemany(
-            "INSERT OR REPLACE INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, ?, 0)",
+            "INSERT INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, ?, 0)" + _UPSERT_MEMBER,
             [(fid, cid) for fid, cid in placed.items()],
         )
     _refresh(ws)
@@ -320,7 +324,7 @@ def move(ws: Workspace, finding_id: str, target: str) -> None:
     db = ws.catalogue.db
     with db:
         db.execute(
-            "INSERT OR REPLACE INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, ?, 1)",
+            "INSERT INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, ?, 1)" + _UPSERT_MEMBER,
             (finding_id, target),
         )
         _log(ws, "move", {"finding": finding_id, "target": target})
@@ -333,7 +337,7 @@ def remove(ws: Workspace, finding_id: str) -> None:
     db = ws.catalogue.db
     with db:
         db.execute(
-            "INSERT OR REPLACE INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, NULL, 1)",
+            "INSERT INTO cluster_members (finding_id, cluster_id, pinned) VALUES (?, NULL, 1)" + _UPSERT_MEMBER,
             (finding_id,),
         )
         _log(ws, "remove", {"finding": finding_id})

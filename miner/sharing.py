@@ -129,7 +129,8 @@ def mark(
         raise KeyError(target_id)
     with catalogue.db:
         catalogue.db.execute(
-            "INSERT OR REPLACE INTO restrictions VALUES (?,?,?,?,?,?)",
+            "INSERT INTO restrictions VALUES (?,?,?,?,?,?) ON CONFLICT (target_kind, target_id) DO UPDATE SET"
+            " restricted=excluded.restricted, reason=excluded.reason, who=excluded.who, at=excluded.at",
             (target_kind, row[0], int(restricted), reason, who, time.time()),
         )
     return {"target_kind": target_kind, "target_id": row[0], "restricted": restricted, "reason": reason}

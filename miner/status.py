@@ -92,7 +92,8 @@ def set_status(
         db.execute(
             "INSERT INTO problem_status (finding_id, status, deadline, responsible, note, date, who, at)"
             " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(finding_id) DO UPDATE SET status=excluded.status,"
-            " deadline=COALESCE(?, deadline), responsible=COALESCE(?, responsible), note=excluded.note,"
+            " deadline=COALESCE(?, problem_status.deadline), responsible=COALESCE(?, problem_status.responsible),"
+            " note=excluded.note,"
             " date=excluded.date, who=excluded.who, at=excluded.at",
             (finding_id, status, deadline or "", responsible or "", note, on, who, now, deadline, responsible),
         )

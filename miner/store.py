@@ -1,7 +1,9 @@
-"""The workspace catalogue: batches, documents, findings and clusters in SQLite.
+"""The workspace catalogue: batches, documents, findings and clusters in SQLite or PostgreSQL.
 
-One SQLite file per workspace, with a schema version so later releases can
-migrate it. A document and its findings are written in one transaction, so a
+One SQLite file per workspace (or one PostgreSQL schema, ``MINER_DATABASE_URL``; see
+:mod:`miner.db`), with a schema version so later releases can migrate it. The DDL is
+written once for both engines; only the auto-numbered keys and the audit log's triggers
+differ (:func:`schema_sql`). A document and its findings are written in one transaction, so a
 crash mid-batch leaves whole documents or none. Vectors live next to it in
 chromadb (see :mod:`miner.vectors`); this module only knows the catalogue.
 """
@@ -13,7 +15,6 @@ import fcntl
 import json
 import os
 import signal
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from miner import db as database
 from miner.records import DocumentMeta, Finding
 
 SCHEMA_VERSION = 2
@@ -29,7 +31,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     label TEXT NOT NULL DEFAULT '',
     overrides TEXT NOT NULL DEFAULT '{}'
 );
@@ -61,7 +63,7 @@ CREATE TABLE IF NOT EXISTS documents (
     traditional INTEGER NOT NULL DEFAULT 0,
     text TEXT NOT NULL,
     source_text TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS findings (
     id TEXT PRIMARY KEY,
@@ -72,7 +74,7 @@ CREATE TABLE IF NOT EXISTS findings (
     page INTEGER NOT NULL,
     unit TEXT NOT NULL DEFAULT '',
     heading TEXT NOT NULL DEFAULT '',
-    confidence REAL NOT NULL DEFAULT 1.0,
+    confidence DOUBLE PRECISION NOT NULL DEFAULT 1.0,
     status TEXT NOT NULL DEFAULT 'finding' CHECK (status IN ('finding', 'review'))
 );
 CREATE INDEX IF NOT EXISTS findings_document ON findings(document_id);
@@ -81,7 +83,7 @@ CREATE INDEX IF NOT EXISTS findings_document ON findings(document_id);
 CREATE TABLE IF NOT EXISTS review_decisions (
     finding_id TEXT PRIMARY KEY,
     decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected')),
-    at REAL NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
     who TEXT NOT NULL DEFAULT '',
     note TEXT NOT NULL DEFAULT ''
 );
@@ -89,11 +91,11 @@ CREATE TABLE IF NOT EXISTS clusters (
     id TEXT PRIMARY KEY,
     label TEXT NOT NULL,
     keywords TEXT NOT NULL DEFAULT '[]',
-    score REAL NOT NULL DEFAULT 0,
+    score DOUBLE PRECISION NOT NULL DEFAULT 0,
     span TEXT NOT NULL DEFAULT '',
     label_locked INTEGER NOT NULL DEFAULT 0,
     note TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL
+    created_at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cluster_members (
     finding_id TEXT PRIMARY KEY REFERENCES findings(id),
@@ -102,8 +104,8 @@ CREATE TABLE IF NOT EXISTS cluster_members (
 );
 CREATE INDEX IF NOT EXISTS cluster_members_cluster ON cluster_members(cluster_id);
 CREATE TABLE IF NOT EXISTS cluster_edits (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
+    seq {SERIAL},
+    at DOUBLE PRECISION NOT NULL,
     action TEXT NOT NULL,
     payload TEXT NOT NULL
 );
@@ -123,11 +125,11 @@ CREATE TABLE IF NOT EXISTS rectifications (
     unit TEXT NOT NULL DEFAULT '',
     problem TEXT NOT NULL,
     measures TEXT NOT NULL DEFAULT '',
-    amount_wan REAL,
+    amount_wan DOUBLE PRECISION,
     status TEXT NOT NULL CHECK (status IN ('已整改', '整改中', '未整改')),
     date TEXT NOT NULL DEFAULT '',
     finding_id TEXT,
-    link_score REAL,
+    link_score DOUBLE PRECISION,
     linked_by TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS rectifications_document ON rectifications(document_id);
@@ -139,22 +141,22 @@ CREATE TABLE IF NOT EXISTS problem_status (
     note TEXT NOT NULL DEFAULT '',
     date TEXT NOT NULL DEFAULT '',
     who TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS status_history (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq {SERIAL},
     finding_id TEXT NOT NULL,
     status TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '',
     date TEXT NOT NULL DEFAULT '',
     who TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS unit_aliases (
     alias TEXT PRIMARY KEY,
     canonical TEXT NOT NULL,
     who TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL
+    at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS restrictions (
     target_kind TEXT NOT NULL CHECK (target_kind IN ('finding', 'document')),
@@ -162,23 +164,46 @@ CREATE TABLE IF NOT EXISTS restrictions (
     restricted INTEGER NOT NULL DEFAULT 1,
     reason TEXT NOT NULL DEFAULT '',
     who TEXT NOT NULL DEFAULT '',
-    at REAL NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (target_kind, target_id)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
+    seq {SERIAL},
+    at DOUBLE PRECISION NOT NULL,
     who TEXT NOT NULL DEFAULT '',
     action TEXT NOT NULL,
     target TEXT NOT NULL DEFAULT '',
     items INTEGER NOT NULL DEFAULT 0,
     detail TEXT NOT NULL DEFAULT '{}'
 );
+"""
+
+# The audit log refuses UPDATE and DELETE: trigger syntax is the one thing the engines do not share.
+_APPEND_ONLY = {
+    "sqlite": """
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-"""
+""",
+    "postgresql": """
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+""",
+}
+_SERIAL = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+}
+
+
+def schema_sql(dialect: str) -> str:
+    """The whole catalogue DDL for one engine (idempotent: run on every open)."""
+    return (_SCHEMA + _WORKFLOW_SCHEMA).replace("{SERIAL}", _SERIAL[dialect]) + _APPEND_ONLY[dialect]
 
 
 # Which rows of ``findings`` (aliased f, review_decisions aliased r) count as findings,
@@ -221,29 +246,31 @@ class BatchFile:
 
 
 class Catalogue:
-    """SQLite catalogue of one workspace."""
+    """The catalogue of one workspace (SQLite file, or its schema in PostgreSQL: :mod:`miner.db`)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
-            self.db.executescript(_WORKFLOW_SCHEMA)
+            self.db = database.connect(self.path)
+            if self.db.dialect == "sqlite":
+                self.db.executescript(schema_sql("sqlite"))
+            else:
+                self._create_postgres_schema()
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 with self.db:
-                    self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    self.db.execute(
+                        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
+                        (str(SCHEMA_VERSION),),
+                    )
             elif int(row[0]) == 1:
                 with self.db:  # version 2: findings carry the problem model's confidence and a review status
-                    self.db.execute("ALTER TABLE findings ADD COLUMN confidence REAL NOT NULL DEFAULT 1.0")
+                    self.db.execute("ALTER TABLE findings ADD COLUMN confidence DOUBLE PRECISION NOT NULL DEFAULT 1.0")
                     self.db.execute("ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'finding'")
                     self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
                 row = None
-        except sqlite3.DatabaseError as exc:
+        except database.DatabaseError as exc:
             raise WorkspaceUnusable(
                 f"cannot open the workspace catalogue {self.path} ({exc}); is this a miner workspace, "
                 "and may this user write to it?"
@@ -251,6 +278,23 @@ class Catalogue:
         if int(row[0] if row else SCHEMA_VERSION) > SCHEMA_VERSION:
             raise WorkspaceUnusable(
                 f"workspace schema version {row[0]} is newer than this miner ({SCHEMA_VERSION}); upgrade miner"
+            )
+
+    def _create_postgres_schema(self) -> None:
+        """Run the DDL once per schema and DDL text (a hash in ``meta``), under an advisory lock so
+        that two processes opening a new workspace at once do not race on CREATE TABLE."""
+        import hashlib
+
+        ddl = schema_sql("postgresql")
+        digest = hashlib.sha256(ddl.encode()).hexdigest()[:16]
+        with self.db:
+            self.db.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.db.main,))
+            exists = self.db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
+            if exists and self.get_meta("ddl") == digest:
+                return
+            self.db.executescript(ddl)
+            self.db.execute(
+                "INSERT INTO meta VALUES ('ddl', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (digest,)
             )
 
     def close(self) -> None:
@@ -264,7 +308,9 @@ class Catalogue:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            self.db.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
+            )
 
     # ------------------------------------------------------------------ batches
 
@@ -420,6 +466,9 @@ class Catalogue:
             where.append("(d.name = ? OR d.id = ?)")
             args += [document, document]
         if ids is not None:
+            if not ids:
+                self._source_texts = {}
+                return []
             where.append(f"f.id IN ({','.join('?' * len(ids))})")
             args += ids
         if where:
@@ -427,6 +476,9 @@ class Catalogue:
         sql += " ORDER BY d.name, f.seq"
         rows = self.db.execute(sql, args).fetchall()
         doc_ids = sorted({r["document_id"] for r in rows})
+        if not doc_ids:
+            self._source_texts = {}
+            return []
         texts = {
             d: (t, src)
             for d, t, src in self.db.execute(

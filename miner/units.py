@@ -268,7 +268,9 @@ def set_alias(catalogue: Catalogue, alias: str, canonical_name: str, who: str = 
     """An analyst's word: ``alias`` names the same unit as ``canonical_name`` (the name shown)."""
     with catalogue.db:
         catalogue.db.execute(
-            "INSERT OR REPLACE INTO unit_aliases VALUES (?, ?, ?, ?)", (alias, canonical_name, who, time.time())
+            "INSERT INTO unit_aliases VALUES (?, ?, ?, ?) ON CONFLICT (alias) DO UPDATE SET"
+            " canonical=excluded.canonical, who=excluded.who, at=excluded.at",
+            (alias, canonical_name, who, time.time()),
         )
 
 

@@ -20,6 +20,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ "${MINER_WITH_CHROMIUM:-1}" = 1 ] && ! command -v chromium >/dev/null; then
         need+=(chromium)
     fi
+    # PostgreSQL for the catalogue tests' second pass (MINER_TEST_BACKENDS=postgres; tests/backends.py
+    # runs a throwaway cluster with initdb/pg_ctl from /usr/lib/postgresql/*/bin, never the system service)
+    if [ "${MINER_WITH_POSTGRES:-1}" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        need+=(postgresql)
+    fi
     if [ ${#need[@]} -gt 0 ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -29,5 +34,5 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[dev,scale]"  # scale: Ray, for ingest --ray (tests run it offline)
+.venv/bin/pip install -q -e ".[dev,scale,postgres]"  # scale: Ray, for ingest --ray; postgres: psycopg (tests run both offline)
 echo "miner is set up: .venv/bin/miner --help"

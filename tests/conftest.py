@@ -1,8 +1,14 @@
-"""Shared fixtures: reports written on the fly as PDF, .docx and .txt.
+"""Shared fixtures: reports written on the fly as PDF, .docx and .txt; the backends of a run.
 
 PDFs are set with fpdf2 in the WenQuanYi Zen Hei font (Debian fonts-wqy-zenhei,
 installed by .ci/run), with a running header, a page-number footer, paragraphs
 with a two-character indent and ruled tables: the layout of real reports.
+
+Backends: ``MINER_TEST_BACKENDS=postgres,chroma`` (or ``--backends postgres,chroma``) runs the
+whole suite with the catalogue in a throwaway PostgreSQL and the vectors on a throwaway chroma
+server (tests/backends.py), started before collection and stopped at the end; the URLs go into
+the environment (``MINER_DATABASE_URL``, ``MINER_CHROMA_URL``), so CLI subprocesses use them
+too. Each workspace a test makes has its own schema and its own collection.
 """
 
 from __future__ import annotations
@@ -14,6 +20,54 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+_STOP: list = []  # how to stop the servers this run started
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=None,
+        help="run against servers started for the session: postgres, chroma or both (comma-separated); "
+        "default: MINER_TEST_BACKENDS, else SQLite and embedded chroma in each workspace",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import backends
+
+    names = backends.requested(config.getoption("--backends", default=None))
+    starters = {
+        "postgres": ("MINER_DATABASE_URL", backends.start_postgres),
+        "chroma": ("MINER_CHROMA_URL", backends.start_chroma),
+    }
+    for name in names:
+        variable, start = starters[name]
+        url, stop = start()
+        _STOP.append(stop)
+        os.environ[variable] = url
+    if names:
+        from miner.config import get_settings
+
+        get_settings.cache_clear()
+        config.stash[_BACKENDS] = names
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    names = config.stash.get(_BACKENDS, [])
+    return "miner backends: " + (", ".join(names) if names else "sqlite + embedded chroma (default)")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STOP:
+        from miner import db
+
+        db.dispose_engines()
+    while _STOP:
+        _STOP.pop()()
+
+
+_BACKENDS = pytest.StashKey[list]()
 
 FONT_CANDIDATES = [
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",

@@ -268,11 +268,11 @@ def crash_corpus(folder: Path, samples: Path, copies: int = 3) -> list[Path]:
 def workspace_state(root: Path) -> dict:
     """Counts of every store in a workspace, read straight from the files (not through the index stamp)."""
     import json
-    import sqlite3
 
+    from miner import db as database
     from miner.search import INDEX_DIR, MANIFEST, KeywordIndex
 
-    db = sqlite3.connect(str(root / "catalogue.sqlite"))
+    db = database.connect(root / "catalogue.sqlite", read_only=True)  # SQLite, or MINER_DATABASE_URL
     state = {
         "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
         # the findings that count (review items wait for an analyst and are not indexed)
@@ -286,7 +286,15 @@ def workspace_state(root: Path) -> dict:
     except (OSError, ValueError):
         state["keyword"] = None
     state["vectors"] = None
-    if (index / "chroma" / "chroma.sqlite3").exists():
+    from miner.vectors import _client, collection_name, server_url
+
+    if server_url():  # vectors on the test chroma server (MINER_CHROMA_URL): this workspace's collection
+        try:
+            collection = collection_name(index / "chroma", "findings", server_url())
+            state["vectors"] = _client(index / "chroma", server_url()).get_collection(collection).count()
+        except Exception:  # noqa: BLE001 - no collection yet counts as no vectors
+            pass
+    elif (index / "chroma" / "chroma.sqlite3").exists():
         import chromadb
         from chromadb.api.client import SharedSystemClient
         from chromadb.config import Settings

@@ -39,10 +39,13 @@ def served(tmp_path_factory):
 
 
 def _batches(ws: Path) -> int:
-    import sqlite3
+    from miner import db as database
 
-    with sqlite3.connect(ws / "catalogue.sqlite") as db:
+    db = database.connect(ws / "catalogue.sqlite", read_only=True)  # SQLite, or the test PostgreSQL
+    try:
         return db.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+    finally:
+        db.close()
 
 
 def test_foreign_host_is_refused_on_every_path(served):

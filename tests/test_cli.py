@@ -69,6 +69,7 @@ def test_other_model_needs_reindex(ws: Path, monkeypatch, tmp_path: Path):
     import shutil
 
     from miner.config import get_settings
+    from tests.backends import copy_workspace
 
     other = tmp_path / "other-model"
     shutil.copytree(Path(__file__).resolve().parents[1] / "models" / "static-zh-e5", other)
@@ -76,7 +77,7 @@ def test_other_model_needs_reindex(ws: Path, monkeypatch, tmp_path: Path):
     meta["version"] = str(meta.get("version", "")) + "-other"
     (other / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     copy = tmp_path / "ws"
-    shutil.copytree(ws, copy)
+    copy_workspace(ws, copy)  # with its own catalogue also when that is in PostgreSQL
     monkeypatch.setenv("MINER_EMBED_MODEL", str(other))
     get_settings.cache_clear()
     try:

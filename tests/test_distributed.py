@@ -26,7 +26,9 @@ from miner.pipeline import Workspace, ingest
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "corpora" / "samples"
 ENV = {
-    **os.environ,
+    # a chroma server of the run (MINER_TEST_BACKENDS=chroma) listens on the host's loopback, which the
+    # namespace cannot reach: the job keeps its vectors in the workspace (PostgreSQL is reached by socket)
+    **{k: v for k, v in os.environ.items() if k != "MINER_CHROMA_URL"},
     "PYTHONPATH": str(ROOT),
     "RAY_USAGE_STATS_ENABLED": "0",
     "HF_HUB_OFFLINE": "1",

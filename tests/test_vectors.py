@@ -18,11 +18,20 @@ def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
 
 @pytest.fixture
 def no_network(monkeypatch):
+    """The embedded store: no connection at all (the run's chroma server, if any, is for workspaces;
+    tests/test_vectors_server.py runs these tests against a server)."""
+    from miner.config import get_settings
+
+    monkeypatch.delenv("MINER_CHROMA_URL", raising=False)
+    get_settings.cache_clear()
+
     def refuse(*args, **kwargs):
         raise AssertionError("network access attempted")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+    yield
+    get_settings.cache_clear()  # the environment comes back after this; settings are read again
 
 
 def test_round_trip_and_persistence(tmp_path, no_network):
