@@ -61,7 +61,7 @@ MATRIX = "dense.npy"
 #: is memory-mapped and an ANN index (faiss IVF, :class:`miner.vectors.AnnIndex`) finds candidates
 EXACT_MAX_ROWS = 300_000
 #: a filter whose rows form fewer contiguous runs than this is read run by run
-MAX_RUNS = 64
+MAX_RUNS = 16
 #: share of the rows up to which reading runs of posting lists beats one product over them all
 RUN_SHARE = 0.5
 #: share of the rows up to which a scattered subset is scored row by row

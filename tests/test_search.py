@@ -380,3 +380,33 @@ def test_ann_index_honours_the_filter_bitmap(tmp_path):
     ann.save(tmp_path / "ann.faiss")
     again = AnnIndex.load(tmp_path / "ann.faiss")
     assert again.n == 2000 and list(again.search(x[21], 20, mask)) == list(rows)
+
+
+def test_large_workspace_ann_index_is_repaired_from_the_catalogue(tmp_path, monkeypatch):
+    """The ANN index is derived: when it is missing, the index check says so and repair rebuilds it."""
+    from pathlib import Path
+
+    import miner.search as search
+    from miner import indexing
+    from miner.pipeline import Workspace
+    from miner.pipeline import ingest as run_ingest
+
+    monkeypatch.setattr(search, "EXACT_MAX_ROWS", 5)  # the samples count as a large workspace
+    samples = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+    ws = Workspace(tmp_path / "ws")
+    try:
+        run_ingest(ws, [samples], workers=1)
+        ann = ws.root / "index" / search.ANN
+        assert ann.exists() and indexing.check(ws) is None
+        expected = indexing.open_searcher(ws).search("往来款长期挂账", k=5)
+        assert expected
+        ann.unlink()
+        assert "missing" in (indexing.check(ws) or "")
+        assert indexing.repair(ws, report=None)
+        assert ann.exists() and indexing.check(ws) is None
+        ws._searcher = None
+        searcher = indexing.open_searcher(ws)
+        assert searcher.ann is not None
+        assert _ids(searcher.search("往来款长期挂账", k=5)) == _ids(expected)
+    finally:
+        ws.close()
