@@ -12,9 +12,12 @@ they are expanded through the problem-type vocabulary in ``corpora/concepts.tsv`
 :func:`miner.segment.concept_words`), below the weight of the words typed. Hits whose absolute
 relevance is below ``MINER_SEARCH_FLOOR`` are not returned, so a filtered query is not padded.
 
-Workspace layout (under ``<workspace>/index``): ``chroma/`` (VectorStore), ``keyword/``
-(KeywordIndex), ``dense.npy`` (the same vectors in keyword-row order, for exact filtered
-search), ``manifest.json`` (model id, counts, fusion settings).
+Workspace layout (under ``<workspace>/index``): ``chroma/`` (VectorStore, the vectors of record),
+``keyword/`` (KeywordIndex), ``dense.npy`` (the same vectors in keyword-row order, for exact
+filtered search and exact rescoring), ``ann.faiss`` (above EXACT_MAX_ROWS findings: the ANN index
+over dense.npy), ``manifest.json`` (model id, counts, fusion settings, ANN file). Rows are laid
+out by issuer kind, year, batch and document (:func:`serving_order`) so that filters select
+runs of rows; everything but chroma is rebuilt from the catalogue and chroma by every build.
 
 Typical use::
 
