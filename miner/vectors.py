@@ -192,3 +192,72 @@ class VectorStore:
             query_embeddings=vec, n_results=min(k, n), where=build_where(filters), include=["distances"]
         )
         return [(fid, 1.0 - float(d)) for fid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+class AnnIndex:
+    """Approximate top-k over the finding vectors in serving-row order, with native filters.
+
+    Why: above ``miner.search.EXACT_MAX_ROWS`` findings an exact scan of every vector is
+    memory-bound (~100 ms a query for 1M × 256 float32 on 2 cores) and chroma's HNSW with a
+    metadata ``where`` pre-filter costs ~540 ms. faiss's inverted-file index (IVF, 8-bit scalar
+    codes: a quarter of the float32 matrix) probes the ``nprobe`` lists nearest the query and
+    applies a filter bitmap (``IDSelectorBitmap``) while it scans, so a filter costs nothing
+    extra; the caller rescoring the candidates from the float32 matrix makes scores exact.
+    Measured on 1M synthetic findings: 1-3 ms a query, recall@100 1.0 after rescoring, built in
+    ~20 s from the matrix (an HNSW graph takes minutes). Derived from the dense matrix, which is
+    derived from the vector store of record (chroma); rebuilt with them.
+    """
+
+    #: lists probed per query; 64 of 1,024 kept recall@100 at 1.0 with and without filters
+    NPROBE = 64
+
+    def __init__(self, index: Any, nprobe: int | None = None):
+        self.index = index
+        self.n = int(index.ntotal)
+        self.nprobe = min(int(nprobe or self.NPROBE), int(index.nlist))
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, nlist: int | None = None, seed: int = 0, chunk: int = 100_000) -> AnnIndex:
+        """Train on a sample of ``matrix`` (rows = vectors, unit length) and add every row in order."""
+        import faiss
+
+        n, dim = matrix.shape
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        nlist = int(nlist or max(1, min(4096, round(np.sqrt(n)))))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(seed)
+        take = min(n, max(40 * nlist, 10_000))
+        sample = np.asarray(matrix[np.sort(rng.choice(n, take, replace=False))], dtype=np.float32)
+        index.train(sample)
+        for i in range(0, n, chunk):
+            index.add(np.ascontiguousarray(matrix[i : i + chunk], dtype=np.float32))
+        return cls(index)
+
+    def search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows of about the ``k`` nearest vectors (inner product) among rows where ``mask`` is True."""
+        import faiss
+
+        # one query scans a few lists: thread start-up would cost more than it saves on 2 cores
+        faiss.omp_set_num_threads(1)
+        params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+        if mask is not None:
+            bits = np.packbits(np.asarray(mask, dtype=bool), bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(self.n, faiss.swig_ptr(bits))
+        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        _, rows = self.index.search(q, int(k), params=params)
+        found = rows[0]
+        return found[found >= 0]
+
+    def save(self, path: str | Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> AnnIndex:
+        import faiss
+
+        return cls(faiss.read_index(str(path)))

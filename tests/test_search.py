@@ -301,3 +301,112 @@ def test_conceptual_query_reaches_findings_that_never_name_the_concept(searcher)
     hits = _ids(searcher.search("违反中央八项规定精神", k=5))
     assert set(hits[:4]) <= {"a3", "b2", "d1", "d2", "d3"}
     assert len(hits) >= 4
+
+
+def _synthetic(n: int) -> list[Finding]:
+    """Findings of many documents, kinds, years, units and batches, with overlapping wording."""
+    rng = np.random.default_rng(3)
+    texts = [text for *_, text in ROWS]
+    kinds = ["audit", "inspection", "congress", "discipline", "finance", "statistics"]
+    out = []
+    for i in range(n):
+        d = i // 6
+        parts = rng.choice(len(texts), size=2, replace=False)
+        out.append(
+            Finding(
+                id=f"s{i:05d}",
+                document=f"doc{d:04d}.pdf",
+                doc_id=f"doc{d:04d}",
+                text=f"{texts[parts[0]]}；{texts[parts[1]][: 8 + i % 11]}（第{i}项）",
+                issuer_kind=kinds[(d * 7) % 6],
+                year=2019 + (d * 5) % 6,
+                issuer=f"issuer-{d % 13}",
+                unit=f"unit-{d % 40}",
+                batch_id=f"batch{d // 50}",
+            )
+        )
+    return out
+
+
+def test_fast_plan_ranks_like_the_exact_plan(tmp_path, monkeypatch, embedder):
+    """Filtered layout, posting runs, row subsets and the ANN index give the exact plan's ranking."""
+    import miner.search as search
+
+    # make a small corpus take the large-corpus plan: ANN index, memory-mapped matrix
+    monkeypatch.setattr(search, "EXACT_MAX_ROWS", 500)
+    monkeypatch.setattr(search, "ANN_MIN_ROWS", 300)
+    findings = {f.id: f for f in _synthetic(3000)}
+    built = build_index(list(findings.values()), embedder, tmp_path / "ws")
+    assert built.ann is not None and built.ann.n == len(findings)
+    fast = load_searcher(tmp_path / "ws", embedder, findings)
+    assert fast.ann is not None and isinstance(fast.matrix, np.memmap)
+    exact = HybridSearcher(embedder, None, fast.keyword, findings, matrix=np.array(fast.matrix), exact=True)
+    filters = [
+        None,
+        {"issuer_kind": "audit"},  # ~1/6 of the rows: one run, ANN with a bitmap
+        {"issuer_kind": ["audit", "congress"], "year": {"$gte": 2021}},  # a few runs
+        {"unit": "unit-7"},  # scattered rows: row subset
+        {"batch_id": "batch3"},
+        {"document": {"$ne": "doc0001.pdf"}},
+        {"unit": "没有这个单位"},
+    ]
+    queries = ["公车私用", "往来款长期挂账", "违规发放津贴补贴", "规避公开招标", "资产闲置", "违反中央八项规定精神"]
+    for flt in filters:
+        for query in queries:
+            got, want = fast.scored(query, k=10, filters=flt), exact.scored(query, k=10, filters=flt)
+            assert [h[0] for h in got] == [h[0] for h in want], (query, flt)
+            assert np.allclose([h[1:] for h in got], [h[1:] for h in want], atol=1e-5) or not got
+    for fid in ("s00010", "s01234", "s02999"):
+        assert _ids(fast.similar(fid, k=10)) == _ids(exact.similar(fid, k=10))
+    # the rows are laid out by issuer kind and year: a kind is one run of rows
+    kinds = [findings[i].issuer_kind for i in fast.keyword.ids]
+    assert kinds == sorted(kinds)
+
+
+def test_ann_index_honours_the_filter_bitmap(tmp_path):
+    from miner.vectors import AnnIndex
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ann = AnnIndex.build(x, nlist=16)
+    ann.nprobe = 16  # every list: exhaustive over the 8-bit codes
+    mask = np.zeros(len(x), dtype=bool)
+    mask[::7] = True
+    rows = ann.search(x[21], 20, mask)
+    assert len(rows) == 20 and mask[rows].all() and 21 in rows
+    exact = np.flatnonzero(mask)[np.argsort(-(x[mask] @ x[21]))[:10]]
+    assert set(exact) <= set(rows)
+    ann.save(tmp_path / "ann.faiss")
+    again = AnnIndex.load(tmp_path / "ann.faiss")
+    assert again.n == 2000 and list(again.search(x[21], 20, mask)) == list(rows)
+
+
+def test_large_workspace_ann_index_is_repaired_from_the_catalogue(tmp_path, monkeypatch):
+    """The ANN index is derived: when it is missing, the index check says so and repair rebuilds it."""
+    from pathlib import Path
+
+    import miner.search as search
+    from miner import indexing
+    from miner.pipeline import Workspace
+    from miner.pipeline import ingest as run_ingest
+
+    monkeypatch.setattr(search, "EXACT_MAX_ROWS", 5)  # the samples count as a large workspace
+    samples = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+    ws = Workspace(tmp_path / "ws")
+    try:
+        run_ingest(ws, [samples], workers=1)
+        ann = ws.root / "index" / search.ANN
+        assert ann.exists() and indexing.check(ws) is None
+        expected = indexing.open_searcher(ws).search("往来款长期挂账", k=5)
+        assert expected
+        ann.unlink()
+        assert "missing" in (indexing.check(ws) or "")
+        assert indexing.repair(ws, report=None)
+        assert ann.exists() and indexing.check(ws) is None
+        ws._searcher = None
+        searcher = indexing.open_searcher(ws)
+        assert searcher.ann is not None
+        assert _ids(searcher.search("往来款长期挂账", k=5)) == _ids(expected)
+    finally:
+        ws.close()
