@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +26,7 @@ from sklearn.preprocessing import normalize
 from miner.problem_types import DEFICIENCY, NUMBER, TypeMatcher, default_matcher, problem_clause
 
 Tokenizer = Callable[[str], list[str]]
+K = TypeVar("K", bound=Hashable)
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
@@ -127,19 +129,30 @@ def cluster_keywords(
     token_lists: Sequence[list[str]], labels: Sequence[int], top_n: int = 6
 ) -> dict[int, list[tuple[str, float]]]:
     """c-TF-IDF (BERTopic style): words frequent in one cluster but rare across clusters."""
+    return keywords_from_bags(word_bags(token_lists, labels), top_n)
+
+
+def word_bags(token_lists: Sequence[list[str]], labels: Sequence[int]) -> dict[int, Counter]:
+    """Per cluster, the counts of the words keywords are made of (kept by :mod:`miner.problems`
+    per cluster, so that keywords across clusters need no re-segmentation of unchanged ones)."""
     bags: dict[int, Counter] = defaultdict(Counter)
     for toks, lab in zip(token_lists, labels):
         if lab >= 0:
             bags[lab].update(t for t in toks if len(t) >= 2 and _CJK_RUN.fullmatch(t) and not NUMBER.search(t))
+    return bags
+
+
+def keywords_from_bags(bags: Mapping[K, Counter], top_n: int = 6) -> dict[K, list[tuple[str, float]]]:
+    """c-TF-IDF keywords of each cluster from the clusters' word counts."""
     if not bags:
         return {}
     df: Counter = Counter()
     total = 0
     for bag in bags.values():
-        df.update(bag)
+        df.update(bag)  # occurrences across clusters, as first measured
         total += sum(bag.values())
     avg = total / len(bags)
-    out: dict[int, list[tuple[str, float]]] = {}
+    out: dict[K, list[tuple[str, float]]] = {}
     for lab, bag in bags.items():
         size = sum(bag.values()) or 1
         scored = [(w, (c / size) * math.log(1 + avg / df[w])) for w, c in bag.items()]

@@ -110,6 +110,31 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
 """
 
 
+# Stored views of common problems (miner/problems.py): what reading them needs, computed when
+# clusters change so that `miner clusters` and GET /clusters only read. Additive tables, created
+# on open; a workspace without them gets them filled by its next clustering update.
+_CLUSTER_VIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cluster_views (
+    cluster_id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,              -- digest of the members (ids, spans, metadata) it was made from
+    words TEXT NOT NULL DEFAULT '{}'    -- the members' word counts, for keywords across clusters
+);
+CREATE TABLE IF NOT EXISTS cluster_typical (
+    finding_id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    typicality REAL NOT NULL            -- closeness to the cluster's centre: shown highest first
+);
+CREATE TABLE IF NOT EXISTS cluster_names (
+    cluster_id TEXT NOT NULL,
+    members TEXT NOT NULL,              -- digest of the findings shown (a subset of issuer kinds)
+    label TEXT NOT NULL,
+    keywords TEXT NOT NULL DEFAULT '[]',
+    typical TEXT NOT NULL DEFAULT '[]', -- those findings' ids, most typical first
+    PRIMARY KEY (cluster_id, members)
+);
+"""
+
+
 # The supervision workflow (miner/rectification.py, status.py, units.py, sharing.py,
 # auditlog.py): additive tables, created on open, so existing workspaces need no migration.
 _WORKFLOW_SCHEMA = """
@@ -233,6 +258,7 @@ class Catalogue:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(_SCHEMA)
             self.db.executescript(_WORKFLOW_SCHEMA)
+            self.db.executescript(_CLUSTER_VIEW_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 with self.db:
