@@ -262,7 +262,7 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
             scoped_rows.append(
                 (cid, members_key(shown), label_s, json.dumps(keywords_s, ensure_ascii=False), json.dumps(order_s))
             )
-    gone = [cid for cid in info if cid not in versions]
+    gone = sorted((set(info) | set(stored)) - set(versions))  # emptied, or merged away by an edit
     with db:
         db.executemany("UPDATE clusters SET label=?, keywords=?, score=?, span=? WHERE id=?", label_rows)
         db.executemany("DELETE FROM clusters WHERE id=?", [(c,) for c in gone])
