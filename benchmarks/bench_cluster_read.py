@@ -11,7 +11,9 @@ ingested and clustered once (kept in ``--work`` for later runs), then timed:
 - ``miner clusters --format json`` as a user runs it (a fresh process; nothing new to place),
   unfiltered, with ``--issuer-kind audit`` (names recomputed for the kinds shown) and ``--year``;
 - ``GET /clusters`` in-process (FastAPI TestClient: the route, scope and JSON, no socket) for a
-  single-user server, an administrator and a reader granted two issuer kinds (restricted names).
+  single-user server, an administrator, a reader granted one issuer kind and one granted two
+  (restricted names; sharing rules apply to the second).
+- the same reads in one process without start-up (``problems.update`` check + ``problems`` + views).
 
 Target: ≤ 0.3 s per read (issue 11). Nothing is sent anywhere.
 """
@@ -70,13 +72,13 @@ def api_latency(ws: Path, runs: int = 5) -> dict[str, tuple[float, int]]:
     out: dict[str, tuple[float, int]] = {}
     saved = access.load(ws)
     try:
-        for name in ("single-user", "admin", "reader audit+congress"):
+        grants = {"admin": ["*"], "reader audit": ["audit"], "reader audit+congress": ["audit", "congress"]}
+        for name in ("single-user", *grants):
             if name == "single-user":  # no users configured
                 access.save(ws, [])
                 token = None
-            else:
-                kinds = ["*"] if name == "admin" else ["audit", "congress"]
-                token = access.add_user(ws, f"bench-{name.split()[0]}", kinds)
+            else:  # a reader of several kinds also has the sharing rules applied (api/scope.py)
+                token = access.add_user(ws, f"bench-{name.replace(' ', '-')}", grants[name])
             app = create_app(ws, Settings(workspace=ws))
             with TestClient(app, base_url="http://127.0.0.1:8000") as c:
                 headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -92,6 +94,22 @@ def api_latency(ws: Path, runs: int = 5) -> dict[str, tuple[float, int]]:
     finally:
         access.save(ws, saved)
     return out
+
+
+def in_process(ws: Path, filters: dict | None, runs: int = 5) -> tuple[float, int]:
+    """What ``miner clusters`` does after start-up: the update check, the read, the views."""
+    from miner import problems
+    from miner.pipeline import Workspace, problem_view
+
+    w = Workspace(ws)
+    times, n = [], 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        problems.update(w)
+        rows = [problem_view(p, w.catalogue) for p in problems.problems(w, filters=filters, recurrences=False)]
+        times.append(time.perf_counter() - t0)
+        n = len(rows)
+    return statistics.median(times), n
 
 
 def main() -> None:
@@ -114,6 +132,9 @@ def main() -> None:
     ):
         t, n = timed_cli(ws, *extra)
         print(f"{label:38s}: {t:6.2f} s  ({n} problems; fresh process, median of 3)")
+    for label, flt in (("in-process read, all", None), ("in-process read, audit", {"issuer_kind": ["audit"]})):
+        t, n = in_process(ws, flt)
+        print(f"{label:38s}: {t * 1000:6.0f} ms ({n} problems; median of 5)")
     for name, (t, n) in api_latency(ws).items():
         print(f"GET /clusters, {name:23s}: {t * 1000:6.0f} ms ({n} problems; median of 5)")
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 # the digest of the memberships they were computed for, so a read can tell they are current.
 VIEWS_KEY = "cluster_views"
 MAX_SCOPED_KINDS = 6  # a cluster spanning more kinds gets names for its subsets on demand
-_MEMO: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}  # scoped names computed in this process
+_MEMO: dict[tuple[str, str, str], tuple[str, list[str], list[str]]] = {}  # scoped names made in this process
 
 
 class EditError(ValueError):
@@ -207,6 +207,9 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
     state = _state(versions)
     if not force and cat.get_meta(VIEWS_KEY) == state:
         return
+    if not versions and db.execute("SELECT 1 FROM clusters UNION ALL SELECT 1 FROM cluster_views").fetchone() is None:
+        cat.set_meta(VIEWS_KEY, state)  # no common problems at all: nothing to compute
+        return
     from miner.naming import keywords_from_bags, name_cluster, word_bags
     from miner.segment import tokenize
 
@@ -351,12 +354,13 @@ def scoped_name(ws: Workspace, cid: str, fs: Sequence[Finding]) -> tuple[str, li
     ).fetchone()
     if row is not None:
         return row[0], json.loads(row[1]), json.loads(row[2])
-    if (cid, key) not in _MEMO:
+    memo = (str(ws.root), cid, key)
+    if memo not in _MEMO:
         ordered = sorted(fs, key=lambda f: f.id)
         if len(_MEMO) > 20000:
             _MEMO.clear()
-        _MEMO[cid, key] = _name_subset(ordered, _embeddings(ws, ordered))
-    return _MEMO[cid, key]
+        _MEMO[memo] = _name_subset(ordered, _embeddings(ws, ordered))
+    return _MEMO[memo]
 
 
 def problems(

@@ -19,6 +19,7 @@ from api.scope import NotInScope, hidden_by_sharing, public_cluster_id
 from miner import access, problems
 from miner.pipeline import problem_view
 from miner.records import ISSUER_KINDS
+from miner.store import COUNTED
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])
 
@@ -43,8 +44,8 @@ def unplaced(state: AppState) -> bool:
     common problems were never computed (a workspace clustered by an older miner); cheap, read-only."""
     with open_scope(state, LOCAL_USER) as scope:
         db = scope.view.catalogue.db
-        row = db.execute(
-            "SELECT 1 FROM findings WHERE id NOT IN (SELECT finding_id FROM cluster_members) LIMIT 1"
+        row = db.execute(  # review items are not clustered: only findings that count
+            f"SELECT 1 FROM findings f WHERE {COUNTED} AND f.id NOT IN (SELECT finding_id FROM cluster_members) LIMIT 1"
         ).fetchone()
         if row is None and db.execute("SELECT 1 FROM clusters LIMIT 1").fetchone() is not None:
             row = None if scope.view.catalogue.get_meta(problems.VIEWS_KEY) else (1,)
