@@ -205,18 +205,33 @@ def clean_clause(clause: str) -> str:
     return clause
 
 
-def shared_type(texts: Sequence[str], matcher: TypeMatcher | None = None, min_share: float = 0.5) -> tuple[str, float]:
+def type_hits(texts: Sequence[str], matcher: TypeMatcher | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Texts × types: whether each text's problem clause, and the text as a whole, names a type.
+
+    One row per text, independent of the other texts: rows computed once for a cluster can be
+    sliced for any subset of its members (a single match call has a fixed cost of ~0.1 s).
+    """
+    matcher = matcher or default_matcher()
+    clauses = [problem_clause(t) for t in texts]
+    return (matcher.match(clauses) > 0).tocsr(), (matcher.match(list(texts)) > 0).tocsr()
+
+
+def shared_type(
+    texts: Sequence[str],
+    matcher: TypeMatcher | None = None,
+    min_share: float = 0.5,
+    hits: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
+) -> tuple[str, float]:
     """The standard problem type most members mention, and the share of members that do.
 
     A member counts fully when its problem clause names the type and half when only its
-    case detail does; ("", 0.0) when no type reaches ``min_share``.
+    case detail does; ("", 0.0) when no type reaches ``min_share``. ``hits``: the texts'
+    :func:`type_hits`, when the caller has them.
     """
     matcher = matcher or default_matcher()
     if not texts or not matcher.types:
         return "", 0.0
-    clauses = [problem_clause(t) for t in texts]
-    in_clause = matcher.match(clauses) > 0
-    in_text = matcher.match(list(texts)) > 0
+    in_clause, in_text = hits if hits is not None else type_hits(texts, matcher)
     support = (
         np.asarray(in_clause.sum(axis=0)).ravel()
         + 0.5
@@ -238,11 +253,12 @@ def name_cluster(
     tokenizer: Tokenizer | None = None,
     max_chars: int = 20,
     matcher: TypeMatcher | None = None,
+    hits: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
 ) -> ClusterName:
     """A 共性问题清单 headline for a cluster's member texts (see the module docstring).
 
     ``keywords`` should come from :func:`cluster_keywords` across all clusters (c-TF-IDF),
-    else the cluster's own most frequent words are used.
+    else the cluster's own most frequent words are used. ``hits``: the texts' :func:`type_hits`.
     """
     if not texts:
         return ClusterName("", [], -1)
@@ -256,7 +272,7 @@ def name_cluster(
 
     lex = LexicalVectorizer(tokenizer=tokenize, min_groups=1).fit_transform(list(texts)) if len(texts) > 1 else None
     rep = representative_index(embeddings, lex)
-    ptype, _ = shared_type(texts, matcher) if len(texts) > 1 else ("", 0.0)
+    ptype, _ = shared_type(texts, matcher, hits=hits) if len(texts) > 1 else ("", 0.0)
     if ptype:
         return ClusterName(ptype, list(keywords), rep, ptype)
     return ClusterName(_headline(texts, rep, keywords, tokenize, max_chars), list(keywords), rep)

@@ -20,7 +20,7 @@ import json
 import sqlite3
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from miner.ranking import describe_span, systemic_score
@@ -210,7 +210,7 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
     if not versions and db.execute("SELECT 1 FROM clusters UNION ALL SELECT 1 FROM cluster_views").fetchone() is None:
         cat.set_meta(VIEWS_KEY, state)  # no common problems at all: nothing to compute
         return
-    from miner.naming import keywords_from_bags, name_cluster, word_bags
+    from miner.naming import keywords_from_bags, name_cluster, type_hits, word_bags
     from miner.segment import tokenize
 
     stored = {r[0]: (r[1], r[2]) for r in db.execute("SELECT cluster_id, version, words FROM cluster_views")}
@@ -222,11 +222,20 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
         members[cid].append(fid)
     clusters = _member_findings(cat, members, changed)
 
+    segmented: dict[str, list[str]] = {}
+
+    def tok(text: str) -> list[str]:
+        """segment.tokenize, once per text: names of kind subsets segment the same members again."""
+        words = segmented.get(text)
+        if words is None:
+            words = segmented[text] = tokenize(text)
+        return words
+
     bags: dict[str, Counter] = {}
     for cid in versions:
         if cid in clusters:
             fs = clusters[cid]
-            bags[cid] = word_bags([tokenize(f.text) for f in fs], [0] * len(fs))[0]
+            bags[cid] = word_bags([tok(f.text) for f in fs], [0] * len(fs))[0]
         else:
             bags[cid] = Counter(json.loads(stored[cid][1]))
     kw = keywords_from_bags(bags)
@@ -243,12 +252,26 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
             embs[cid] = _embeddings(ws, clusters[cid])
         return embs[cid]
 
+    # the standard problem types each member names, matched once for all of them
+    named = sorted(set(renamed) | set(changed))
+    first: dict[str, int] = {}
+    texts: list[str] = []
+    for cid in named:
+        first[cid] = len(texts)
+        texts.extend(f.text for f in clusters[cid])
+    clause_hits, text_hits = type_hits(texts) if texts else (None, None)
+
+    def hits(cid: str, rows: Sequence[int]) -> tuple:
+        idx = [first[cid] + i for i in rows]
+        return clause_hits[idx], text_hits[idx]
+
     label_rows, view_rows, typical_rows, scoped_rows = [], [], [], []
     for cid in renamed:
         fs = clusters[cid]
         label, locked, _ = info.get(cid, ("", 0, "[]"))
         if not locked:
-            label = name_cluster([f.text for f in fs], emb(cid), words[cid]).headline
+            texts_ = [f.text for f in fs]
+            label = name_cluster(texts_, emb(cid), words[cid], tokenizer=tok, hits=hits(cid, range(len(fs)))).headline
         label_rows.append(
             (label, json.dumps(words[cid], ensure_ascii=False), systemic_score(fs), describe_span(fs), cid)
         )
@@ -260,8 +283,8 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
         view_rows.append((cid, versions[cid], json.dumps(bags[cid], ensure_ascii=False)))
         row_of = {f.id: i for i, f in enumerate(fs)}
         for shown in _kind_subsets(fs):
-            sub = None if e is None else e[[row_of[f.id] for f in shown]]
-            label_s, keywords_s, order_s = _name_subset(shown, sub)
+            rows = [row_of[f.id] for f in shown]
+            label_s, keywords_s, order_s = _name_subset(shown, None if e is None else e[rows], hits(cid, rows), tok)
             scoped_rows.append(
                 (cid, members_key(shown), label_s, json.dumps(keywords_s, ensure_ascii=False), json.dumps(order_s))
             )
@@ -327,11 +350,14 @@ def _kind_subsets(fs: list[Finding]) -> list[list[Finding]]:
     return out
 
 
-def _name_subset(fs: Sequence[Finding], emb: np.ndarray | None) -> tuple[str, list[str], list[str]]:
-    """Name, keywords and typical-first order made from ``fs`` (in id order, ``emb`` aligned) alone."""
+def _name_subset(
+    fs: Sequence[Finding], emb: np.ndarray | None, hits: tuple | None = None, tokenizer: Callable | None = None
+) -> tuple[str, list[str], list[str]]:
+    """Name, keywords and typical-first order made from ``fs`` (in id order; ``emb`` and the
+    problem types they name, ``hits``, aligned) alone."""
     from miner.naming import name_cluster
 
-    named = name_cluster([f.text for f in fs], emb)
+    named = name_cluster([f.text for f in fs], emb, tokenizer=tokenizer, hits=hits)
     ordered = sorted(fs, key=lambda f: (f.document, f.start))
     sims = _typicality(emb, len(fs))
     pos = {f.id: i for i, f in enumerate(fs)}
