@@ -280,7 +280,7 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
         e = emb(cid)
         for f, sim in zip(fs, _typicality(e, len(fs))):
             typical_rows.append((f.id, cid, sim))
-        view_rows.append((cid, versions[cid], json.dumps(bags[cid], ensure_ascii=False)))
+        view_rows.append((cid, versions[cid], json.dumps(bags[cid], ensure_ascii=False), len(fs)))
         row_of = {f.id: i for i, f in enumerate(fs)}
         for shown in _kind_subsets(fs):
             rows = [row_of[f.id] for f in shown]
@@ -299,8 +299,9 @@ def _refresh(ws: Workspace, *, force: bool = False) -> None:
             " OR finding_id NOT IN (SELECT finding_id FROM cluster_members WHERE cluster_id IS NOT NULL)"
         )
         db.executemany(
-            "INSERT INTO cluster_views (cluster_id, version, words) VALUES (?, ?, ?)"
-            " ON CONFLICT (cluster_id) DO UPDATE SET version = excluded.version, words = excluded.words",
+            "INSERT INTO cluster_views (cluster_id, version, words, size) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (cluster_id) DO UPDATE SET version = excluded.version, words = excluded.words,"
+            " size = excluded.size",
             view_rows,
         )
         db.executemany(
@@ -425,6 +426,13 @@ def problems(
         " LEFT JOIN cluster_typical t ON t.finding_id = m.finding_id AND t.cluster_id = c.id"
         " ORDER BY c.id, m.finding_id"
     ).fetchall()
+    # score and span as stored, for a cluster shown whole with the members they were made of
+    stored = {
+        r[0]: (r[1], r[2], r[3])
+        for r in cat.db.execute(
+            "SELECT c.id, c.score, c.span, v.size FROM clusters c JOIN cluster_views v ON v.cluster_id = c.id"
+        )
+    }
     grouped: dict[str, CommonProblem] = {}
     hidden: set[str] = set()
     locked: set[str] = set()
@@ -455,8 +463,12 @@ def problems(
         elif len(p.findings) >= 3:
             reading = {f.id: i for i, f in enumerate(p.findings)}
             p.findings.sort(key=lambda f: (-typicality[f.id], reading[f.id]))
-        p.score = systemic_score(p.findings)
-        p.span = describe_span(p.findings)
+        whole = stored.get(p.id) if p.id not in hidden else None
+        if whole is not None and whole[2] == len(p.findings):
+            p.score, p.span = whole[0], whole[1]
+        else:  # a subset (filters, scope), or views not refreshed yet: over the findings shown
+            p.score = systemic_score(p.findings)
+            p.span = describe_span(p.findings)
         out.append(p)
     out.sort(key=lambda p: (-p.score, -len(p.findings), p.id))
     if not recurrences:

@@ -117,7 +117,8 @@ _CLUSTER_VIEW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS cluster_views (
     cluster_id TEXT PRIMARY KEY,
     version TEXT NOT NULL,              -- digest of the members (ids, spans, metadata) it was made from
-    words TEXT NOT NULL DEFAULT '{}'    -- the members' word counts, for keywords across clusters
+    words TEXT NOT NULL DEFAULT '{}',   -- the members' word counts, for keywords across clusters
+    size INTEGER NOT NULL DEFAULT 0     -- how many members the stored score and span are of
 );
 CREATE TABLE IF NOT EXISTS cluster_typical (
     finding_id TEXT PRIMARY KEY,
