@@ -536,7 +536,9 @@ class Clusterer:
             cell, centres = self._two_level_cells(coarse, n_cells)
             n_cells = len(centres)
             probe = _nearest_rows(centres, 4)
-        by_cell = [np.flatnonzero(cell == c) for c in range(n_cells)]
+        # members of each cell in index order, in one sort (a comparison per cell is n * n_cells)
+        order = np.argsort(cell, kind="stable")
+        by_cell = np.split(order, np.searchsorted(cell[order], np.arange(1, n_cells)))
         k = min(self.knn, n - 1)
         out_r, out_c, out_v = [], [], []
         for c in range(n_cells):
