@@ -546,16 +546,21 @@ class Clusterer:
             if len(rows) == 0:
                 continue
             cand = np.concatenate([by_cell[p] for p in probe[c]])
-            sim = feats.sim(rows, cand, self.same_group_factor)
-            sim[cand[None, :] == rows[:, None]] = -1.0
             kk = min(k, len(cand) - 1)
             if kk <= 0:
                 continue
-            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
-            v = np.take_along_axis(sim, top, axis=1)
-            out_r.append(np.repeat(rows, kk))
-            out_c.append(cand[top].ravel())
-            out_v.append(v.ravel())
+            # k-means leaves a few cells far larger than 150: their rows go in blocks, so that
+            # the similarity block stays small (one 20k-member cell took gigabytes at once)
+            step = len(rows) if len(rows) <= 512 else 256
+            for lo in range(0, len(rows), step):
+                block = rows[lo : lo + step]
+                sim = feats.sim(block, cand, self.same_group_factor)
+                sim[cand[None, :] == block[:, None]] = -1.0
+                top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+                v = np.take_along_axis(sim, top, axis=1)
+                out_r.append(np.repeat(block, kk))
+                out_c.append(cand[top].ravel())
+                out_v.append(v.ravel())
         r = np.concatenate(out_r)
         c = np.concatenate(out_c)
         v = np.concatenate(out_v).astype(np.float32)
