@@ -363,21 +363,29 @@ class Scope:
         )
         return {cid for cid, fid, kind, did in rows if not self.may_see(kind, fid, did)}
 
-    def problems(self, *, min_size: int = 2, min_bodies: int = 1, **analyst: object) -> list[CommonProblem]:
+    def problems(
+        self, *, min_size: int = 2, min_bodies: int = 1, recurrences: bool = True, **analyst: object
+    ) -> list[CommonProblem]:
         """Common problems over the findings in scope, with opaque ids and nothing from outside.
 
         The catalogue's keywords of a cluster that also holds findings outside the
-        scope were computed over all of them; they are recomputed from what is shown.
+        scope were computed over all of them; those made from what is shown are used
+        (stored per subset of issuer kinds, see :func:`miner.problems.scoped_name`).
         """
         from miner import problems
-        from miner.naming import name_cluster
 
         flt = self.filters(**analyst)
-        out = problems.problems(self.view, min_size=min_size, filters=flt, min_bodies=min_bodies)  # type: ignore[arg-type]
+        out = problems.problems(
+            self.view,  # type: ignore[arg-type]
+            min_size=min_size,
+            filters=flt,
+            min_bodies=min_bodies,
+            recurrences=recurrences,
+            findings=self.findings,  # read once per request: the filters were resolved over them
+        )
         for p in out:
             if p.id in self.mixed_clusters:
-                emb = problems._embeddings(self.view, p.findings)  # type: ignore[arg-type]
-                p.keywords = name_cluster([f.text for f in p.findings], emb).keywords
+                p.keywords = problems.scoped_name(self.view, p.id, p.findings)[1]  # type: ignore[arg-type]
             public = self.cluster_id(p.id)
             self._labels[p.id] = (public, p.label)
             p.id = public
@@ -388,11 +396,11 @@ class Scope:
     @cached_property
     def labels(self) -> dict[str, tuple[str, str]]:
         """Catalogue cluster id → (opaque id, label as this user is shown it), for every problem in scope."""
-        self.problems(min_size=1)
+        self.problems(min_size=1, recurrences=False)
         return dict(self._labels)
 
     def problem(self, public_id: str) -> CommonProblem:
-        found = [p for p in self.problems(min_size=1) if p.id == public_id]
+        found = [p for p in self.problems(min_size=1, recurrences=False) if p.id == public_id]
         if not found:
             raise NotInScope(public_id)
         return found[0]

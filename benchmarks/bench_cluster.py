@@ -11,8 +11,14 @@
    default) the threshold is also chosen on that corpus alone and applied to ``--corpus``,
    so that dev2's figure says how a setting fitted elsewhere transfers.
 2. Replicated real findings (~3,700, every figure redrawn): one giant linked component.
-3. Synthetic finding-like sentences (recombined report phrases, ~500 latent problem types)
-   clustered in a child process, so that its peak RSS is the clustering's own.
+3. ``--n`` synthetic findings clustered in a child process, so that its peak RSS is the
+   clustering's own. How they are made (:func:`synthetic_findings`): 500 latent problem types,
+   each a (subject, problem) pair from lists of report phrasings (two wordings each) plus a
+   4-character object word; a finding wraps its type in a time, a unit, figures drawn at random
+   and an optional side clause (half of them as headline + detail), 12 findings per document,
+   type frequencies Zipf-like. They are embedded with the default embedder (not timed as
+   clustering) and clustered with ``Clusterer().fit``; the stages' times are printed from the
+   clusterer's log. Targets (issue 11): 100k ≤ 60 s, 1M ≤ 10 min, memory well under 10 GB.
 
 No network: the embedder and BERTopic's parts all run locally.
 """
@@ -275,8 +281,14 @@ def synthetic_findings(n: int, n_types: int = 500, seed: int = 0) -> tuple[list[
 
 def _scale_child(n: int) -> None:
     """Runs in a child process: embed, cluster, print one JSON line of figures."""
+    import logging
+
     from sklearn.metrics import adjusted_rand_score
 
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logging.getLogger("miner.cluster").addHandler(handler)
+    logging.getLogger("miner.cluster").setLevel(logging.DEBUG)
     texts, truth, docs = synthetic_findings(n)
     t0 = time.perf_counter()
     emb, emb_name = default_embeddings(texts)
@@ -309,9 +321,11 @@ def bench_scale(n: int) -> dict:
     cmd = [sys.executable, __file__, "--scale-child", str(n)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     res = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("\n".join(line for line in proc.stderr.splitlines() if line.startswith("  cluster:")))
+    target = 60 if n <= 100_000 else 600
     print(
-        f"embed ({res['embedder']}): {res['embed_s']:.1f} s | cluster fit: {res['fit_s']:.1f} s (target <= 60)"
-        f" | peak RSS {res['peak_rss_mb']:.0f} MB (target <= 4096;"
+        f"embed ({res['embedder']}): {res['embed_s']:.1f} s | cluster fit: {res['fit_s']:.1f} s (target <= {target})"
+        f" | peak RSS {res['peak_rss_mb']:.0f} MB (target well under 10 GB;"
         f" {res['rss_before_fit_mb']:.0f} MB before fit)"
     )
     print(

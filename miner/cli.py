@@ -381,7 +381,7 @@ def reindex() -> None:
     err.print(f"indexed {ws.catalogue.count('findings')} findings with {model}")
 
 
-def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict | None = None):
+def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict | None = None, recurrences: bool = True):
     from miner import indexing, problems
     from miner.store import WorkspaceBusy
 
@@ -391,7 +391,7 @@ def _problems(ws, *, rebuild: bool = False, min_bodies: int = 1, filters: dict |
             problems.update(ws, rebuild=rebuild)
     except WorkspaceBusy as exc:
         err.print(f"[yellow]note:[/yellow] {exc}; showing the clusters as they are")
-    return problems.problems(ws, filters=filters, min_bodies=min_bodies)
+    return problems.problems(ws, filters=filters, min_bodies=min_bodies, recurrences=recurrences)
 
 
 @app.command()
@@ -410,9 +410,15 @@ def clusters(
 
     ws = _ws()
     flt = make_filters(
-        ws.catalogue.findings(), issuer_kind=issuer_kind, year=year, unit=unit, issuer=issuer, batch=batch
+        ws.catalogue.findings() if unit or issuer else [],  # names are matched against the findings'
+        issuer_kind=issuer_kind,
+        year=year,
+        unit=unit,
+        issuer=issuer,
+        batch=batch,
     )
-    rows = [problem_view(p, ws.catalogue) for p in _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt)]
+    found = _problems(ws, rebuild=rebuild, min_bodies=min_bodies, filters=flt, recurrences=False)  # not shown here
+    rows = [problem_view(p, ws.catalogue) for p in found]
     _audit(ws, "read", "clusters", len(rows), filters=flt)
     if fmt == Fmt.table:
         for r in rows:

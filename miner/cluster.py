@@ -125,21 +125,22 @@ class LexicalVectorizer:
         tokenize = self.tokenizer or _default_tokenizer()
         index = self._synonym_index()
         n = self.char_ngram
-        if tokens is None:
-            tokens = [tokenize(clean_text(t)) for t in texts]
+        words = (tokenize(clean_text(t)) for t in texts) if tokens is None else iter(tokens)
         m = self.min_word
-        feeds = [
+        # a generator: at a million findings the lists of features would take gigabytes, and
+        # scikit-learn's vectorizer reads each finding once
+        feeds = (
             _features_from_words(t, [w for w in ws if len(w) >= m and _CJK_RUN.search(w)], index, n)
-            for t, ws in zip(texts, tokens)
-        ]
+            for t, ws in zip(texts, words)
+        )
         vec = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32)
         try:
             matrix = vec.fit_transform(feeds).tocsr()
         except ValueError:  # no text at all (only numbers or punctuation)
-            return sp.csr_matrix((len(feeds), 1), dtype=np.float32)
+            return sp.csr_matrix((len(texts), 1), dtype=np.float32)
         keep = _spread(matrix, groups, self.min_groups)
         if not keep.any():
-            return sp.csr_matrix((len(feeds), 1), dtype=np.float32)
+            return sp.csr_matrix((len(texts), 1), dtype=np.float32)
         if self.norm_before:
             # normalise over all terms before dropping the rare ones, so that a finding whose
             # only shared term is a stray common word does not look identical to another
@@ -247,7 +248,8 @@ class Clusterer:
         rarely states the same problem twice, while its findings share the unit's vocabulary.
     vectorizer: lexical featuriser (anything with ``fit_transform(texts, groups, tokens)``).
     knn / exact_max: neighbours per finding and the corpus size above which the kNN search
-        replaces the all-pairs matrix; component_max: largest linked group solved exactly;
+        replaces the all-pairs matrix; flat_cells: above this many search cells (150 findings
+        each) the cells are found by two-level k-means; component_max: largest linked group solved exactly;
         chunk_max: larger groups are cut into k-means chunks of about half this size.
     type_weight / detail_type_share: share of the standard problem types in the lexical
         part of the mix, and how much a type named only in the case detail (not in the
@@ -265,6 +267,7 @@ class Clusterer:
     exact_max: int = 4000
     component_max: int = 5000
     chunk_max: int = 1200
+    flat_cells: int = 1000
     min_dense: int = 20
     random_state: int = 0
     clause_weight: float = 0.0
@@ -293,7 +296,8 @@ class Clusterer:
             # Sentence embeddings sit in a narrow cone (cosines 0.8–0.95 for e5); removing the
             # mean direction spreads them so that they mix with lexical cosines on one scale.
             centred = emb - emb.mean(axis=0, keepdims=True)
-            dense = normalize(centred) * np.float32(math.sqrt(w))
+            dense = normalize(centred, copy=False)  # in place: at 1M findings each copy is a gigabyte
+            dense *= np.float32(math.sqrt(w))
         blocks = [(lexical, 1.0 - self.clause_weight - self.type_weight)]
         types = None
         if self.clause_weight > 0 or self.type_weight > 0:
@@ -487,7 +491,7 @@ class Clusterer:
             parts.append(feats.dense)
         if not parts:
             return np.zeros((len(feats), 1), dtype=np.float32)
-        return np.hstack(parts).astype(np.float32)
+        return np.hstack(parts).astype(np.float32, copy=False)
 
     # ---------------------------------------------------------------- neighbours
     def _edges(self, feats: _Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -521,13 +525,20 @@ class Clusterer:
             feats.approx = self._approx(feats)
         coarse = normalize(feats.approx)
         n_cells = max(8, n // 150)  # constant cell size keeps the search linear in n
-        km = MiniBatchKMeans(
-            n_cells, init="random", random_state=self.random_state, batch_size=4096, n_init=1, max_iter=30
-        )
-        cell = km.fit(coarse).predict(coarse)
-        centres = normalize(km.cluster_centers_)
-        probe = np.argsort(-(centres @ centres.T), axis=1)[:, :4]
-        by_cell = [np.flatnonzero(cell == c) for c in range(n_cells)]
+        if n_cells <= self.flat_cells:
+            km = MiniBatchKMeans(
+                n_cells, init="random", random_state=self.random_state, batch_size=4096, n_init=1, max_iter=30
+            )
+            cell = km.fit(coarse).predict(coarse)
+            centres = normalize(km.cluster_centers_)
+            probe = np.argsort(-(centres @ centres.T), axis=1)[:, :4]
+        else:
+            cell, centres = self._two_level_cells(coarse, n_cells)
+            n_cells = len(centres)
+            probe = _nearest_rows(centres, 4)
+        # members of each cell in index order, in one sort (a comparison per cell is n * n_cells)
+        order = np.argsort(cell, kind="stable")
+        by_cell = np.split(order, np.searchsorted(cell[order], np.arange(1, n_cells)))
         k = min(self.knn, n - 1)
         out_r, out_c, out_v = [], [], []
         for c in range(n_cells):
@@ -535,16 +546,21 @@ class Clusterer:
             if len(rows) == 0:
                 continue
             cand = np.concatenate([by_cell[p] for p in probe[c]])
-            sim = feats.sim(rows, cand, self.same_group_factor)
-            sim[cand[None, :] == rows[:, None]] = -1.0
             kk = min(k, len(cand) - 1)
             if kk <= 0:
                 continue
-            top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
-            v = np.take_along_axis(sim, top, axis=1)
-            out_r.append(np.repeat(rows, kk))
-            out_c.append(cand[top].ravel())
-            out_v.append(v.ravel())
+            # k-means leaves a few cells far larger than 150: their rows go in blocks, so that
+            # the similarity block stays small (one 20k-member cell took gigabytes at once)
+            step = len(rows) if len(rows) <= 512 else 256
+            for lo in range(0, len(rows), step):
+                block = rows[lo : lo + step]
+                sim = feats.sim(block, cand, self.same_group_factor)
+                sim[cand[None, :] == block[:, None]] = -1.0
+                top = np.argpartition(-sim, kk - 1, axis=1)[:, :kk]
+                v = np.take_along_axis(sim, top, axis=1)
+                out_r.append(np.repeat(block, kk))
+                out_c.append(cand[top].ravel())
+                out_v.append(v.ravel())
         r = np.concatenate(out_r)
         c = np.concatenate(out_c)
         v = np.concatenate(out_v).astype(np.float32)
@@ -554,6 +570,39 @@ class Clusterer:
         key = lo.astype(np.int64) * n + hi
         _, first = np.unique(key, return_index=True)
         return lo[first], hi[first], v[first]
+
+    def _two_level_cells(self, coarse: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells of about 150 findings for very large corpora: k-means into ~sqrt(n_cells)
+        groups, then k-means inside each group.
+
+        One flat k-means into n/150 cells costs n * n/150 distance computations, quadratic in
+        n (a million findings: 6,700 cells, hours on two cores); two levels cost
+        n * 2 * sqrt(n/150). Neighbours are still probed across all cells (:func:`_nearest_rows`).
+        """
+        from sklearn.cluster import MiniBatchKMeans
+
+        n = len(coarse)
+        k1 = int(math.ceil(math.sqrt(n_cells)))
+        top = MiniBatchKMeans(
+            k1, init="random", random_state=self.random_state, batch_size=4096, n_init=1, max_iter=30
+        ).fit_predict(coarse)
+        cell = np.empty(n, dtype=np.int64)
+        centres: list[np.ndarray] = []
+        for t in range(k1):
+            idx = np.flatnonzero(top == t)
+            if len(idx) == 0:
+                continue
+            k2 = min(len(idx), max(1, int(round(len(idx) * n_cells / n))))
+            if k2 == 1:
+                cell[idx] = len(centres)
+                centres.append(coarse[idx].mean(axis=0, keepdims=True))
+                continue
+            km = MiniBatchKMeans(
+                k2, init="random", random_state=self.random_state, batch_size=4096, n_init=1, max_iter=30
+            )
+            cell[idx] = km.fit_predict(coarse[idx]) + len(centres)
+            centres.append(km.cluster_centers_)
+        return cell, normalize(np.vstack(centres).astype(np.float32))
 
     # ---------------------------------------------------------------- incremental
     def assign(
@@ -621,6 +670,18 @@ class Clusterer:
             base = (max(ids) + 1) if ids else 0
             labels[rest[sub_labels >= 0]] = sub_labels[sub_labels >= 0] + base
         return labels.tolist()
+
+
+def _nearest_rows(vectors: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
+    """For each row, the ``k`` rows of highest dot product (itself included), in blocks of rows."""
+    k = min(k, len(vectors))
+    out = np.empty((len(vectors), k), dtype=np.int64)
+    for lo in range(0, len(vectors), block):
+        sims = vectors[lo : lo + block] @ vectors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        out[lo : lo + block] = np.take_along_axis(top, order, axis=1)
+    return out
 
 
 def _drop_singletons(flat: np.ndarray) -> np.ndarray:

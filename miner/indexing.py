@@ -111,7 +111,11 @@ def check(ws: Workspace) -> str | None:
     if n == 0 and stamp in (None, current):
         return None  # nothing to index (an empty workspace has no index files)
     if stamp == current and manifest.exists():
-        if _index_files_match(ws.root / INDEX_DIR, n):
+        from miner.store import COUNTED
+
+        # the indexes hold the findings that count (review items and rejected ones are left out)
+        counted = ws.catalogue.db.execute(f"SELECT COUNT(*) FROM findings f WHERE {COUNTED}").fetchone()[0]
+        if _index_files_match(ws.root / INDEX_DIR, counted):
             return None
         return f"the search index files are missing or do not match the catalogue's {n} findings"
     if stamp in (None, "", "building"):

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +26,7 @@ from sklearn.preprocessing import normalize
 from miner.problem_types import DEFICIENCY, NUMBER, TypeMatcher, default_matcher, problem_clause
 
 Tokenizer = Callable[[str], list[str]]
+K = TypeVar("K", bound=Hashable)
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+")
@@ -127,19 +129,30 @@ def cluster_keywords(
     token_lists: Sequence[list[str]], labels: Sequence[int], top_n: int = 6
 ) -> dict[int, list[tuple[str, float]]]:
     """c-TF-IDF (BERTopic style): words frequent in one cluster but rare across clusters."""
+    return keywords_from_bags(word_bags(token_lists, labels), top_n)
+
+
+def word_bags(token_lists: Sequence[list[str]], labels: Sequence[int]) -> dict[int, Counter]:
+    """Per cluster, the counts of the words keywords are made of (kept by :mod:`miner.problems`
+    per cluster, so that keywords across clusters need no re-segmentation of unchanged ones)."""
     bags: dict[int, Counter] = defaultdict(Counter)
     for toks, lab in zip(token_lists, labels):
         if lab >= 0:
             bags[lab].update(t for t in toks if len(t) >= 2 and _CJK_RUN.fullmatch(t) and not NUMBER.search(t))
+    return bags
+
+
+def keywords_from_bags(bags: Mapping[K, Counter], top_n: int = 6) -> dict[K, list[tuple[str, float]]]:
+    """c-TF-IDF keywords of each cluster from the clusters' word counts."""
     if not bags:
         return {}
     df: Counter = Counter()
     total = 0
     for bag in bags.values():
-        df.update(bag)
+        df.update(bag)  # occurrences across clusters, as first measured
         total += sum(bag.values())
     avg = total / len(bags)
-    out: dict[int, list[tuple[str, float]]] = {}
+    out: dict[K, list[tuple[str, float]]] = {}
     for lab, bag in bags.items():
         size = sum(bag.values()) or 1
         scored = [(w, (c / size) * math.log(1 + avg / df[w])) for w, c in bag.items()]
@@ -192,18 +205,33 @@ def clean_clause(clause: str) -> str:
     return clause
 
 
-def shared_type(texts: Sequence[str], matcher: TypeMatcher | None = None, min_share: float = 0.5) -> tuple[str, float]:
+def type_hits(texts: Sequence[str], matcher: TypeMatcher | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Texts × types: whether each text's problem clause, and the text as a whole, names a type.
+
+    One row per text, independent of the other texts: rows computed once for a cluster can be
+    sliced for any subset of its members (a single match call has a fixed cost of ~0.1 s).
+    """
+    matcher = matcher or default_matcher()
+    clauses = [problem_clause(t) for t in texts]
+    return (matcher.match(clauses) > 0).tocsr(), (matcher.match(list(texts)) > 0).tocsr()
+
+
+def shared_type(
+    texts: Sequence[str],
+    matcher: TypeMatcher | None = None,
+    min_share: float = 0.5,
+    hits: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
+) -> tuple[str, float]:
     """The standard problem type most members mention, and the share of members that do.
 
     A member counts fully when its problem clause names the type and half when only its
-    case detail does; ("", 0.0) when no type reaches ``min_share``.
+    case detail does; ("", 0.0) when no type reaches ``min_share``. ``hits``: the texts'
+    :func:`type_hits`, when the caller has them.
     """
     matcher = matcher or default_matcher()
     if not texts or not matcher.types:
         return "", 0.0
-    clauses = [problem_clause(t) for t in texts]
-    in_clause = matcher.match(clauses) > 0
-    in_text = matcher.match(list(texts)) > 0
+    in_clause, in_text = hits if hits is not None else type_hits(texts, matcher)
     support = (
         np.asarray(in_clause.sum(axis=0)).ravel()
         + 0.5
@@ -225,11 +253,12 @@ def name_cluster(
     tokenizer: Tokenizer | None = None,
     max_chars: int = 20,
     matcher: TypeMatcher | None = None,
+    hits: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
 ) -> ClusterName:
     """A 共性问题清单 headline for a cluster's member texts (see the module docstring).
 
     ``keywords`` should come from :func:`cluster_keywords` across all clusters (c-TF-IDF),
-    else the cluster's own most frequent words are used.
+    else the cluster's own most frequent words are used. ``hits``: the texts' :func:`type_hits`.
     """
     if not texts:
         return ClusterName("", [], -1)
@@ -243,7 +272,7 @@ def name_cluster(
 
     lex = LexicalVectorizer(tokenizer=tokenize, min_groups=1).fit_transform(list(texts)) if len(texts) > 1 else None
     rep = representative_index(embeddings, lex)
-    ptype, _ = shared_type(texts, matcher) if len(texts) > 1 else ("", 0.0)
+    ptype, _ = shared_type(texts, matcher, hits=hits) if len(texts) > 1 else ("", 0.0)
     if ptype:
         return ClusterName(ptype, list(keywords), rep, ptype)
     return ClusterName(_headline(texts, rep, keywords, tokenize, max_chars), list(keywords), rep)

@@ -11,6 +11,7 @@ issuer kind) and :func:`may_see` for a user's granted kinds.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -43,8 +44,10 @@ class Restriction:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def rule_reason(text: str) -> str:
-    """The lead phrase that restricts a statement, or ""."""
+    """The lead phrase that restricts a statement, or "" (a pure function of the text, kept for
+    the next request: every request of a reader granted several kinds asks it of every finding)."""
     m = LEAD.search(normalize(text))
     return m.group(0) if m else ""
 

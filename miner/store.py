@@ -112,6 +112,32 @@ CREATE TABLE IF NOT EXISTS cluster_edits (
 """
 
 
+# Stored views of common problems (miner/problems.py): what reading them needs, computed when
+# clusters change so that `miner clusters` and GET /clusters only read. Additive tables, created
+# on open; a workspace without them gets them filled by its next clustering update.
+_CLUSTER_VIEW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cluster_views (
+    cluster_id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,              -- digest of the members (ids, spans, metadata) it was made from
+    words TEXT NOT NULL DEFAULT '{}',   -- the members' word counts, for keywords across clusters
+    size INTEGER NOT NULL DEFAULT 0     -- how many members the stored score and span are of
+);
+CREATE TABLE IF NOT EXISTS cluster_typical (
+    finding_id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    typicality DOUBLE PRECISION NOT NULL  -- closeness to the cluster's centre: shown highest first
+);
+CREATE TABLE IF NOT EXISTS cluster_names (
+    cluster_id TEXT NOT NULL,
+    members TEXT NOT NULL,              -- digest of the findings shown (a subset of issuer kinds)
+    label TEXT NOT NULL,
+    keywords TEXT NOT NULL DEFAULT '[]',
+    typical TEXT NOT NULL DEFAULT '[]', -- those findings' ids, most typical first
+    PRIMARY KEY (cluster_id, members)
+);
+"""
+
+
 # The supervision workflow (miner/rectification.py, status.py, units.py, sharing.py,
 # auditlog.py): additive tables, created on open, so existing workspaces need no migration.
 _WORKFLOW_SCHEMA = """
@@ -203,7 +229,8 @@ _SERIAL = {
 
 def schema_sql(dialect: str) -> str:
     """The whole catalogue DDL for one engine (idempotent: run on every open)."""
-    return (_SCHEMA + _WORKFLOW_SCHEMA).replace("{SERIAL}", _SERIAL[dialect]) + _APPEND_ONLY[dialect]
+    ddl = _SCHEMA + _WORKFLOW_SCHEMA + _CLUSTER_VIEW_SCHEMA
+    return ddl.replace("{SERIAL}", _SERIAL[dialect]) + _APPEND_ONLY[dialect]
 
 
 # Which rows of ``findings`` (aliased f, review_decisions aliased r) count as findings,

@@ -148,3 +148,50 @@ def test_label_of_a_restricted_view_comes_from_visible_findings(ws: Workspace):
     assert seen.label == shared_type([f.text for f in seen.findings])[0] or all(ch in visible for ch in seen.label)
     full = next(p for p in problems.problems(ws) if p.id == rec.id)
     assert full.label == secret  # unrestricted views keep the stored name
+
+
+def _no_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_a, **_k):
+        raise AssertionError("reading common problems must not embed anything")
+
+    monkeypatch.setattr(problems, "_embeddings", refuse)
+
+
+def test_reading_only_reads_what_was_stored(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
+    before = problems.problems(ws, min_size=1, recurrences=False)
+    restricted = problems.problems(ws, min_size=1, filters={"issuer_kind": ["audit", "inspection"]})
+    _no_embedder(monkeypatch)
+    assert problems.update(ws) == 0  # nothing new: compares digests, embeds nothing
+    again = problems.problems(ws, min_size=1, recurrences=False)
+    assert [(p.id, p.label, p.keywords, [f.id for f in p.findings]) for p in again] == [
+        (p.id, p.label, p.keywords, [f.id for f in p.findings]) for p in before
+    ]
+    # names for a subset of issuer kinds were stored when the clusters changed
+    again_restricted = problems.problems(ws, min_size=1, filters={"issuer_kind": ["audit", "inspection"]})
+    assert [(p.label, p.keywords) for p in again_restricted] == [(p.label, p.keywords) for p in restricted]
+
+
+def test_stored_views_follow_edits_and_equal_a_full_recomputation(ws: Workspace):
+    rec = cluster_of(ws, "暂收暂付款长期挂账")
+    tender = cluster_of(ws, "规避公开招标")
+    problems.merge(ws, rec.id, [tender.id])
+    db = ws.catalogue.db
+    versions = dict(db.execute("SELECT cluster_id, version FROM cluster_views"))
+    assert tender.id not in versions and rec.id in versions
+    typical = {r[0] for r in db.execute("SELECT finding_id FROM cluster_typical WHERE cluster_id=?", (rec.id,))}
+    assert typical == {f.id for f in rec.findings + tender.findings}
+    assert not db.execute("SELECT 1 FROM cluster_names WHERE cluster_id=?", (tender.id,)).fetchone()
+    stored = db.execute("SELECT id, label, keywords, score, span FROM clusters ORDER BY id").fetchall()
+    problems._refresh(ws, force=True)  # everything recomputed from scratch gives the same
+    assert db.execute("SELECT id, label, keywords, score, span FROM clusters ORDER BY id").fetchall() == stored
+
+
+def test_rejected_finding_leaves_the_stored_views(ws: Workspace):
+    rec = cluster_of(ws, "暂收暂付款长期挂账")
+    gone = rec.findings[0]
+    ws.catalogue.decide(gone.id, "rejected")
+    problems.update(ws)
+    after = next(p for p in problems.problems(ws, min_size=1) if p.id == rec.id)
+    assert gone.id not in {f.id for f in after.findings}
+    assert after.span.endswith(f"{len(rec.findings) - 1} 条")
+    assert problems.views_current(ws)

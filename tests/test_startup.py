@@ -58,3 +58,24 @@ def test_read_commands_do_not_import_heavy_stacks(tmp_path: Path) -> None:
     for command in (["findings"], ["documents"], ["batches"], ["findings", "--format", "json"]):
         heavy = _imported(ws, *command) & set(HEAVY)
         assert not heavy, f"`miner {' '.join(command)}` imports {sorted(heavy)}"
+
+
+@pytest.mark.slow
+def test_reading_clusters_again_loads_no_embedder_and_no_heavy_stack(tmp_path: Path) -> None:
+    """Names, keywords and order are stored when clusters change: a second ``miner clusters``
+    with nothing new only reads them (no torch, scikit-learn, chromadb, nor jieba: the embedder needs it)."""
+    ws = tmp_path / "ws"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    for args in (["ingest", str(SAMPLES)], ["clusters"]):
+        r = subprocess.run(
+            [sys.executable, "-m", "miner", "-w", str(ws), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+    for command in (["clusters"], ["clusters", "--format", "json"]):
+        mods = _imported(ws, *command)
+        heavy = mods & set(HEAVY)
+        assert not heavy, f"`miner {' '.join(command)}` imports {sorted(heavy)}"
