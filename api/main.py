@@ -10,6 +10,7 @@ same-origin writes, body limits, security headers) is :mod:`api.security`.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import re
 from contextlib import asynccontextmanager
@@ -99,6 +100,10 @@ def create_app(workspace: Path | None = None, settings: Settings | None = None) 
             indexing.repair(ws)  # an index update cut short by a crash is finished before anyone reads
             if ws.catalogue.count("findings"):
                 open_searcher(ws)  # load the indexes once, before readers need them
+            # The indexes are hundreds of thousands of long-lived objects: keep them out of the
+            # garbage collector's full passes, which otherwise land in the middle of requests
+            # (~30-60 ms on a 10k-finding /clusters).
+            gc.freeze()
             yield
         finally:
             app.state.miner.audit.close()  # every entry written before the server lets go

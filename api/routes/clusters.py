@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import LOCAL_USER, AppState, ScopeDep, StateDep, UserDep, open_scope, writes
@@ -80,11 +80,12 @@ def list_clusters(
     issuer: str | None = Query(None, max_length=200),
     batch: str | None = Query(None, max_length=100),
     min_bodies: int = Query(1, ge=1, le=8),
-) -> JSONResponse:
+) -> Response:
     """Common problems over all findings in scope or a subset, most systemic first.
 
-    Answered as a ready JSONResponse: the rows are plain JSON values already, and FastAPI's
-    generic encoder took longer over 10k findings than everything else in the request.
+    Answered as ready JSON bytes (orjson): the rows are plain JSON values already; FastAPI's generic
+    encoder took longer over 10k findings than everything else in the request, and orjson writes
+    the 5-6 MB of text three times faster than json.
     """
     check_kinds(issuer_kind)
     found = scope.problems(
@@ -96,7 +97,9 @@ def list_clusters(
         issuer=issuer,
         batch=batch,
     )
-    return JSONResponse([_view(p, scope) for p in found])
+    import orjson
+
+    return Response(orjson.dumps([_view(p, scope) for p in found]), media_type="application/json")
 
 
 @router.get("/-/edits")
