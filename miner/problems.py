@@ -413,7 +413,7 @@ def problems(
         findings = cat.findings()
     by_id = {f.id: f for f in findings}
     if filters:
-        from miner.search import FilterColumns  # the search stage's filter language
+        from miner.filters import FilterColumns  # the search stage's filter language
 
         ids = list(by_id)
         mask = FilterColumns(ids, by_id).mask(filters)

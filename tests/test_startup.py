@@ -75,7 +75,7 @@ def test_reading_clusters_again_loads_no_embedder_and_no_heavy_stack(tmp_path: P
             timeout=600,
         )
         assert r.returncode == 0, r.stderr[-2000:]
-    for command in (["clusters"], ["clusters", "--format", "json"]):
+    for command in (["clusters"], ["clusters", "--format", "json"], ["clusters", "--year", "2023"]):
         mods = _imported(ws, *command)
         heavy = mods & set(HEAVY)
         assert not heavy, f"`miner {' '.join(command)}` imports {sorted(heavy)}"
