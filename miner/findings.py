@@ -480,13 +480,13 @@ class FindingExtractor:
         "发现的问题主要有：一是……" and "为此建议：一是……" have the same shape; only the
         announcement tells problems from recommendations, and it is outside every item.
         """
-        leads, first = [], None
+        leads: list[str] = []
+        first = ""
         for k, (s, _, _, src) in enumerate(pieces):
             if src not in ("run", "clause"):
                 leads.append("")
-                first = None
                 continue
-            if first is None or pieces[k - 1][3] != src:
+            if k == 0 or pieces[k - 1][3] != src:  # the first item of a list
                 before = RUN_MARKER.sub("", doc.text[max(bstart, s - 24) : s]).strip()
                 if s - bstart <= 4 and i > 0 and doc.blocks[i - 1].text.rstrip().endswith(("：", ":")):
                     before = doc.blocks[i - 1].text.strip()
@@ -635,7 +635,7 @@ class FindingExtractor:
             if len(clauses) > 2:
                 # "……发现了一些问题，有的A；有的B；有的C": the announcement before the first 有的
                 # is not part of item A (the colon case above, written with a comma).
-                opens = {text[_trim(text, cs, ce)[0] :][:2] for cs, ce in clauses[1:]}
+                opens = {text[(p := _trim(text, cs, ce)[0]) : p + 2] for cs, ce in clauses[1:]}
                 if len(opens) == 1 and (word := opens.pop()) in ("有的", "个别", "部分", "一些"):
                     m = re.search(f"[，,：:]{word}", text[clauses[0][0] : clauses[0][1]])
                     if m:

@@ -91,6 +91,7 @@ def context_tokens(c: Candidate) -> list[str]:
 
     text = c.text
     last_heading = c.heading.rsplit(" > ", 1)[-1] if c.heading else ""
+    addressed = _addressed_status(text)  # "none" when the statement is not "对……问题，……"
     toks = [
         f"src={c.source}",
         f"alt={c.alt or 'single'}",
@@ -124,8 +125,8 @@ def context_tokens(c: Candidate) -> list[str]:
         f"news={int(bool(_NEWS.search(text)))}",
         f"punish={int(bool(_PUNISH.search(text)))}",
         f"praise={int(bool(_PRAISE.search(text)))}",
-        f"addressed={int(bool(_ADDRESSED.search(text)))}",
-        f"addressed_status={_addressed_status(text)}",
+        f"addressed={int(addressed != 'none')}",
+        f"addressed_status={addressed}",
         f"done_open={int(bool(_DONE.search(text)))}{int(bool(_OPEN.search(text)))}|{int(c.after_quoted)}",
         f"title_rect={int('整改' in c.title)}",
         f"title_rect_src={int('整改' in c.title)}|{c.source}",
