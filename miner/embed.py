@@ -240,12 +240,7 @@ class CachedEmbedder(Embedder):
         if missing:
             first = {k: t for k, t in zip(keys, texts, strict=True)}
             vecs = self.inner.encode([first[k] for k in missing])
-            with self._lock:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO embeddings (key, dim, vec) VALUES (?, ?, ?)",
-                    [(k, self.dim, v.astype(np.float32).tobytes()) for k, v in zip(missing, vecs, strict=True)],
-                )
-                self._db.commit()
+            self.put([first[k] for k in missing], vecs)
             found.update(zip(missing, vecs, strict=True))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -259,7 +259,7 @@ def _keep_vectors(ws: Workspace, vectors: tuple) -> None:
 
     name, version, texts, vecs = vectors
     cache = embedder_for(ws)
-    if (name, version) == (cache.name, cache.version) and hasattr(cache, "put"):
+    if (name, version) == (cache.name, cache.version):
         cache.put(texts, vecs)
 
 

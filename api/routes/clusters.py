@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -97,8 +98,6 @@ def list_clusters(
         issuer=issuer,
         batch=batch,
     )
-    import orjson
-
     return Response(orjson.dumps([_view(p, scope) for p in found]), media_type="application/json")
 
 
